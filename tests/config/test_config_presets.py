@@ -1,0 +1,105 @@
+"""Shipped presets, example configs and the schemas themselves."""
+
+import json
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from trainer.config.presets import known_presets, load_preset
+from trainer.config.resolve import resolve_infer_config, resolve_train_config
+from trainer.config.validate import load_schema
+from trainer.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+PRESETS = ["demo", "mobilenetv2_deeplabv3", "mobilenetv2_dm05_deeplabv3", "resnet101_deeplabv3plus"]
+
+
+def _subset(part, whole) -> bool:
+    if isinstance(part, dict):
+        return isinstance(whole, dict) and all(k in whole and _subset(v, whole[k]) for k, v in part.items())
+    return part == whole
+
+
+def test_known_presets():
+    assert known_presets() == PRESETS
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_preset_resolves(name):
+    config = resolve_train_config(None, name, [])
+    assert config["preset"] == name
+    assert _subset(load_preset(name), config)
+    assert "preset" not in load_preset(name)
+
+
+def test_demo_preset_values():
+    config = resolve_train_config(None, "demo", [])
+    assert config["model"] == {"backbone": "mobilenet_v2", "depth_multiplier": 0.5, "output_stride": 16, "atrous_rates": [], "decoder": True, "batchnorm_momentum": 0.9}
+    assert (config["input_size"], config["batch_size"], config["data_workers"]) == (
+        {"width": 128, "height": 128},
+        {"train": 8, "val": 8},
+        {"train": 2, "val": 2},
+    )
+    assert (config["epochs"], config["val_every"], config["lr"], config["seed"]) == (12, 3, 0.002, 0)
+
+
+def test_model_presets():
+    dm1 = resolve_train_config(None, "mobilenetv2_deeplabv3", [])
+    dm05 = resolve_train_config(None, "mobilenetv2_dm05_deeplabv3", [])
+    resnet = resolve_train_config(None, "resnet101_deeplabv3plus", [])
+    assert dm1["model"] == {"backbone": "mobilenet_v2", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [], "decoder": False, "batchnorm_momentum": 0.997}
+    assert {**dm05, "preset": None, "model": None} == {**dm1, "preset": None, "model": None}
+    assert dm05["model"] == {**dm1["model"], "depth_multiplier": 0.5}
+    assert (dm1["input_size"], dm1["batch_size"], dm1["lr"], dm1["epochs"]) == ({"width": 513, "height": 513}, {"train": 4, "val": 1}, 0.0001, 10)
+    assert resnet["model"] == {"backbone": "resnet_101", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [6, 12, 18], "decoder": True, "batchnorm_momentum": 0.997}
+    assert (resnet["input_size"], resnet["batch_size"]) == ({"width": 513, "height": 513}, {"train": 2, "val": 1})
+
+
+def test_load_unknown_preset():
+    with pytest.raises(ConfigError) as info:
+        load_preset("nope")
+    assert info.value.lines == [f'unknown preset "nope" (known: {", ".join(PRESETS)})']
+
+
+def test_unknown_preset_in_file(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text('{"preset": "nope"}')
+    with pytest.raises(ConfigError) as info:
+        resolve_train_config(str(path), None, [])
+    assert info.value.lines == [f'train config {path}: preset: unknown preset "nope" (known: {", ".join(PRESETS)})']
+
+
+def test_train_example_is_complete_and_valid():
+    path = REPO / "configs" / "train_example.json"
+    data = json.loads(path.read_text())
+    assert set(data) == set(load_schema("train")["properties"]) - {"preset"}
+    assert resolve_train_config(str(path), None, []) == data
+
+
+def test_infer_example_is_complete_and_valid():
+    path = REPO / "configs" / "infer_full_image.json"
+    data = json.loads(path.read_text())
+    assert resolve_infer_config(str(path), []) == data
+    assert data["mode"]["name"] == "full_image"
+
+
+def _object_schemas(schema):
+    if schema.get("type") == "object":
+        yield schema
+    for sub in schema.get("properties", {}).values():
+        yield from _object_schemas(sub)
+    for key in ("items", "if", "then", "else"):
+        if isinstance(schema.get(key), dict):
+            yield from _object_schemas(schema[key])
+
+
+@pytest.mark.parametrize("kind", ["train", "infer"])
+def test_schema_is_valid_and_closed(kind):
+    schema = load_schema(kind)
+    Draft202012Validator.check_schema(schema)
+    objects = list(_object_schemas(schema))
+    assert objects and all(s.get("additionalProperties") is False for s in objects)
+    for s in objects:
+        for key, sub in s["properties"].items():
+            assert "default" in sub or key == "preset", key

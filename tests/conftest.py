@@ -1,0 +1,48 @@
+"""Shared fixtures: small generated projects, a trained tiny run, and CLI runners."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from trainer.data.demo import write_synthetic_project  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+COMPAT = REPO.parent / "shared" / "compat"
+
+# A tiny but real training setting: 64×64 inputs, 6 train images in batches of 3 = 2 iterations per epoch.
+TINY_OVERRIDES = [
+    "--set", 'input_size={"width": 64, "height": 64}',
+    "--set", 'batch_size={"train": 3, "val": 3}',
+    "--set", "epochs=2", "--set", "val_every=0.5", "--set", "lr=0.003",
+    "--set", 'data_workers={"train": 1, "val": 1}',
+]
+
+
+def run_script(script: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run train.py / infer.py as a user would, in a fresh interpreter."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, str(REPO / script), *args], cwd=cwd or REPO, env=env,
+                          capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="session")
+def tiny_project(tmp_path_factory) -> Path:
+    return write_synthetic_project(tmp_path_factory.mktemp("data") / "tiny", train=6, val=3, size=(64, 64), seed=1)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tiny_project, tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("runs") / "tiny"
+    result = run_script("train.py", "--project", str(tiny_project), "--output", str(run), *TINY_OVERRIDES)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return run
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

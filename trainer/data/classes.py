@@ -1,0 +1,38 @@
+"""Class-index rules of the DeepLab plugin, so checkpoints and outputs keep the indices its users expect."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trainer.data.supervisely import ProjectMeta
+
+IGNORE_LABEL = 255
+ADDED_BACKGROUND_COLOR = "#222222"
+
+
+@dataclass(frozen=True)
+class ClassMapping:
+    class_title_to_idx: dict[str, int]
+    out_classes: list[dict]
+    neutral: str
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_title_to_idx)
+
+    def pixel_values(self) -> dict[str, int]:
+        """Ground-truth pixel values: neutral pixels get IGNORE_LABEL so the loss skips them."""
+        return {**self.class_title_to_idx, self.neutral: IGNORE_LABEL}
+
+
+def build_class_mapping(meta: ProjectMeta, background: str, neutral: str) -> ClassMapping:
+    """Background is 0 even when the project lacks it; the rest sorted by title, so meta order cannot move indices."""
+    colors = {c.title: c.color for c in meta.classes}
+    others = sorted(title for title in colors if title not in (background, neutral))
+    titles = [background, *others]
+    colors.setdefault(background, ADDED_BACKGROUND_COLOR)
+    return ClassMapping(
+        class_title_to_idx={title: idx for idx, title in enumerate(titles)},
+        out_classes=[{"title": title, "shape": "bitmap", "color": colors[title]} for title in titles],
+        neutral=neutral,
+    )

@@ -1,0 +1,212 @@
+"""A synthetic Supervisely project, so the tool can be tried and tested end to end without downloading data.
+
+Each class has its own colour family and geometry type (circle: bitmap, square: rectangle, ring: polygon with a
+hole, triangle: polygon), so a small network learns it in a few hundred steps and every reader path is exercised.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from trainer.data.geometry import encode_bitmap, mask_bbox, rasterize
+from trainer.data.supervisely import ObjectAnn
+
+DEMO_NAME = "demo-v1"
+DATASETS = ("ds1", "ds2")
+SHAPES = ("circle", "square", "ring", "triangle")
+_META_COLORS = {
+    "circle": "#E53935",
+    "square": "#1E88E5",
+    "ring": "#43A047",
+    "triangle": "#FDD835",
+    "neutral": "#9E9E9E",
+    "marker": "#8E24AA",
+    "bg": "#000000",
+}
+_CLASS_SHAPES = {"circle": "bitmap", "square": "rectangle", "ring": "polygon", "triangle": "polygon"}
+_PAINT_RGB = {"circle": (225, 45, 40), "square": (40, 80, 225), "ring": (40, 200, 70), "triangle": (240, 205, 30)}
+
+
+def write_synthetic_project(
+    root: Path,
+    *,
+    train: int,
+    val: int,
+    size: tuple[int, int] = (160, 160),
+    seed: int = 0,
+    with_neutral: bool = True,
+    with_bg_class: bool = False,
+) -> Path:
+    """`size` is (height, width). The same arguments always give byte-identical files."""
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    _write_json(root / "meta.json", _meta(with_neutral, with_bg_class))
+    for i in range(train + val):
+        dataset_dir = root / DATASETS[i % len(DATASETS)]
+        name = f"img_{i:04d}" + (".png" if i % 4 == 3 else ".jpg")
+        image, objects = _draw_sample(rng, size, with_neutral=with_neutral and i % 3 == 0, markers=i % 5 == 0)
+        ann = {
+            "description": "",
+            "size": {"height": size[0], "width": size[1]},
+            "tags": [{"name": "train" if i < train else "val", "value": None}],
+            "objects": objects,
+        }
+        _write_image(dataset_dir / "img" / name, image)
+        _write_json(dataset_dir / "ann" / f"{name}.json", ann)
+    return root
+
+
+def demo_project() -> Path:
+    """Generated once per cache folder; written aside and renamed into place so readers never see half a project."""
+    cache = Path(os.environ.get("DEEPLAB_TRAINER_CACHE") or Path.home() / ".cache" / "deeplab-trainer")
+    final = cache / DEMO_NAME
+    if final.is_dir():
+        return final
+    cache.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{DEMO_NAME}-", dir=cache))
+    try:
+        write_synthetic_project(staging, train=64, val=16)
+        os.rename(staging, final)
+    except OSError:
+        if not final.is_dir():  # not a lost race with a concurrent writer
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
+def _meta(with_neutral: bool, with_bg_class: bool) -> dict:
+    titles = [*SHAPES, *(["neutral"] if with_neutral else []), "marker", *(["bg"] if with_bg_class else [])]
+    shapes = {**_CLASS_SHAPES, "neutral": "rectangle", "marker": "point", "bg": "bitmap"}
+    return {
+        "classes": [
+            {"title": t, "shape": shapes[t], "color": _META_COLORS[t], "geometry_config": {}} for t in titles
+        ],
+        "tags": [
+            {"name": "train", "value_type": "none", "color": "#0F8A5F"},
+            {"name": "val", "value_type": "none", "color": "#8A0F2E"},
+        ],
+        "projectType": "images",
+    }
+
+
+def _draw_sample(
+    rng: np.random.Generator, size: tuple[int, int], *, with_neutral: bool, markers: bool
+) -> tuple[np.ndarray, list[dict]]:
+    """Paints each object through the same rasterizer that builds ground truth, so pixels and labels agree."""
+    height, width = size
+    image = _background(rng, height, width)
+    objects = []
+    if with_neutral:
+        objects.append(_neutral(rng, image))
+    for _ in range(rng.integers(1, 5)):
+        title = SHAPES[rng.integers(len(SHAPES))]
+        raw, obj = _GENERATORS[title](rng, height, width)
+        mask = rasterize([obj], height, width, {title: 1}).astype(bool)
+        _paint(rng, image, mask, _PAINT_RGB[title])
+        objects.append(raw)
+    if markers:
+        objects += [_marker(rng, height, width) for _ in range(rng.integers(1, 3))]
+    return image, objects
+
+
+def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """Muted smooth colour blobs plus a gradient and fine grain: texture to ignore, never a class colour."""
+    coarse = rng.uniform(70, 170, (4, 4, 1)) + rng.uniform(-18, 18, (4, 4, 3))
+    smooth = cv2.resize(coarse.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
+    ramp = np.linspace(-1.0, 1.0, width, dtype=np.float32)[None, :, None] * rng.uniform(-25, 25)
+    grain = rng.normal(0, 5, (height, width, 3))
+    return np.clip(smooth + ramp + grain, 0, 255).astype(np.uint8)
+
+
+def _paint(rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, rgb: tuple[int, int, int]) -> None:
+    color = np.clip(np.array(rgb) + rng.integers(-20, 21, 3), 0, 255)
+    noise = rng.normal(0, 6, (int(mask.sum()), 3))
+    image[mask] = np.clip(color + noise, 0, 255).astype(np.uint8)
+
+
+def _extent(rng: np.random.Generator, height: int, width: int) -> tuple[float, float, float]:
+    """Centre and half-size of a shape 20-45% of the image side, kept inside the image."""
+    half = rng.uniform(0.20, 0.45) * min(height, width) / 2
+    return rng.uniform(half, width - 1 - half), rng.uniform(half, height - 1 - half), half
+
+
+def _circle(rng: np.random.Generator, height: int, width: int) -> tuple[dict, ObjectAnn]:
+    cx, cy, radius = _extent(rng, height, width)
+    canvas = np.zeros((height, width), np.uint8)
+    cv2.circle(canvas, (round(cx), round(cy)), round(radius), 1, thickness=-1)
+    top, left, bottom, right = mask_bbox(canvas)
+    crop = canvas[top : bottom + 1, left : right + 1].astype(bool)
+    raw = _object("circle", "bitmap", bitmap={"data": encode_bitmap(crop), "origin": [left, top]})
+    return raw, ObjectAnn(0, "circle", "bitmap", (crop, left, top))
+
+
+def _square(rng: np.random.Generator, height: int, width: int) -> tuple[dict, ObjectAnn]:
+    cx, cy, half = _extent(rng, height, width)
+    left, top, right, bottom = round(cx - half), round(cy - half), round(cx + half), round(cy + half)
+    raw = _object("square", "rectangle", points={"exterior": [[left, top], [right, bottom]], "interior": []})
+    return raw, ObjectAnn(0, "square", "rectangle", (left, top, right, bottom))
+
+
+def _ring(rng: np.random.Generator, height: int, width: int) -> tuple[dict, ObjectAnn]:
+    cx, cy, radius = _extent(rng, height, width)
+    outer = _regular_polygon(cx, cy, radius, 24, 0.0)
+    inner = _regular_polygon(cx, cy, radius * rng.uniform(0.45, 0.6), 24, 0.0)[::-1]
+    raw = _object("ring", "polygon", points={"exterior": outer.tolist(), "interior": [inner.tolist()]})
+    return raw, ObjectAnn(0, "ring", "polygon", (outer.astype(float), [inner.astype(float)]))
+
+
+def _triangle(rng: np.random.Generator, height: int, width: int) -> tuple[dict, ObjectAnn]:
+    cx, cy, radius = _extent(rng, height, width)
+    points = _regular_polygon(cx, cy, radius, 3, rng.uniform(0, 2 * np.pi))
+    raw = _object("triangle", "polygon", points={"exterior": points.tolist(), "interior": []})
+    return raw, ObjectAnn(0, "triangle", "polygon", (points.astype(float), []))
+
+
+def _neutral(rng: np.random.Generator, image: np.ndarray) -> dict:
+    """A hatched grey patch: pixels the loss must ignore, drawn first so shapes may cover it."""
+    height, width = image.shape[:2]
+    box_h, box_w = (int(rng.uniform(0.15, 0.3) * side) for side in (height, width))
+    top, left = int(rng.integers(0, height - box_h)), int(rng.integers(0, width - box_w))
+    rows, cols = np.mgrid[top : top + box_h, left : left + box_w]
+    image[top : top + box_h, left : left + box_w] = np.where((((rows + cols) // 4) % 2)[..., None] == 1, 60, 150)
+    exterior = [[left, top], [left + box_w - 1, top + box_h - 1]]
+    return _object("neutral", "rectangle", points={"exterior": exterior, "interior": []})
+
+
+def _marker(rng: np.random.Generator, height: int, width: int) -> dict:
+    point = [int(rng.integers(0, width)), int(rng.integers(0, height))]
+    return _object("marker", "point", points={"exterior": [point], "interior": []})
+
+
+def _regular_polygon(cx: float, cy: float, radius: float, corners: int, angle: float) -> np.ndarray:
+    angles = angle + np.arange(corners) * 2 * np.pi / corners
+    return np.rint(np.stack([cx + radius * np.cos(angles), cy + radius * np.sin(angles)], axis=1)).astype(int)
+
+
+def _object(title: str, shape: str, **geometry: dict) -> dict:
+    return {"classTitle": title, "description": "", "tags": [], "geometryType": shape, **geometry}
+
+
+def _write_image(path: Path, rgb: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    params = [cv2.IMWRITE_JPEG_QUALITY, 92] if path.suffix == ".jpg" else []
+    ok, data = cv2.imencode(path.suffix, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
+    if not ok:
+        raise RuntimeError(f"cannot encode {path.name}")
+    path.write_bytes(data.tobytes())
+
+
+def _write_json(path: Path, content: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
+
+
+_GENERATORS = {"circle": _circle, "square": _square, "ring": _ring, "triangle": _triangle}

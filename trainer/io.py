@@ -1,0 +1,30 @@
+"""Atomic file-system writes: a reader never sees a half-written file, folder or link."""
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from trainer.errors import UserError
+
+
+def write_json(path: Path, data) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def point_link(link: Path, target: Path) -> None:
+    """Make `link` a relative symlink to `target`, replacing any previous link in one step."""
+    tmp = link.with_name(f".{link.name}.tmp")
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    tmp.symlink_to(os.path.relpath(target, link.parent))
+    os.replace(tmp, link)
+
+
+def require_empty_output(path: Path, what: str) -> None:
+    """Refuse to write into a folder that already holds something: nothing a user has is overwritten."""
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UserError(f"{what} {path} already exists and is not empty: choose another --output")

@@ -1,0 +1,80 @@
+"""Config → Keras model. tf-models-official supplies every part; we only choose them from our config."""
+import math
+
+import tensorflow as tf
+import tf_keras
+from official.vision.configs import backbones as backbone_cfg
+from official.vision.configs import common
+from official.vision.configs import decoders as decoder_cfg
+from official.vision.configs import semantic_segmentation as seg_cfg
+from official.vision.modeling import factory
+
+# DeepLab's normalisation for MobileNetV2 and Xception: 0..255 → -1..1.
+_PIXEL_SCALE = 2.0 / 255.0
+
+# The DeepLabV3+ low-level feature comes from the stride-4 endpoint (level 2).
+_DECODER_LOW_LEVEL = 2
+
+
+def _backbone_config(model_cfg: dict) -> backbone_cfg.Backbone:
+    name = model_cfg["backbone"]
+    if name == "mobilenet_v2":
+        return backbone_cfg.Backbone(
+            type="mobilenet",
+            mobilenet=backbone_cfg.MobileNet(
+                model_id="MobileNetV2",
+                filter_size_scale=model_cfg["depth_multiplier"],
+                output_stride=model_cfg["output_stride"]))
+    if name == "resnet_101":
+        # tf-models-official's DeepLabV3+ PASCAL setting: v1 stem, multigrid (1, 2, 4).
+        return backbone_cfg.Backbone(
+            type="dilated_resnet",
+            dilated_resnet=backbone_cfg.DilatedResNet(
+                model_id=101, output_stride=model_cfg["output_stride"],
+                multigrid=[1, 2, 4], stem_type="v1"))
+    raise ValueError(f"unknown backbone {name!r}")  # the schema makes this unreachable for users
+
+
+def segmentation_config(model_cfg: dict, num_classes: int) -> seg_cfg.SemanticSegmentationModel:
+    """Our `model` group as tf-models-official's config object, so its factory builds the network."""
+    level = int(math.log2(model_cfg["output_stride"]))
+    decoder = model_cfg["decoder"]
+    return seg_cfg.SemanticSegmentationModel(
+        num_classes=num_classes,
+        input_size=[None, None, 3],
+        backbone=_backbone_config(model_cfg),
+        # Global image pooling (pool_kernel_size None) works at any input size.
+        decoder=decoder_cfg.Decoder(
+            type="aspp",
+            aspp=decoder_cfg.ASPP(level=level, dilation_rates=list(model_cfg["atrous_rates"]),
+                                  pool_kernel_size=None)),
+        head=seg_cfg.SegmentationHead(
+            level=level,
+            num_convs=2 if decoder else 0,
+            feature_fusion="deeplabv3plus" if decoder else None,
+            low_level=_DECODER_LOW_LEVEL,
+            low_level_num_filters=48),
+        norm_activation=common.NormActivation(activation="relu", norm_momentum=model_cfg["batchnorm_momentum"], norm_epsilon=1e-3))
+
+
+class DeepLab(tf_keras.Model):
+    """Maps RGB images with values 0..255 to logits at the input resolution."""
+
+    def __init__(self, network: tf_keras.Model, **kwargs):
+        super().__init__(**kwargs)
+        self.network = network
+
+    def call(self, images, training=False):
+        x = tf.cast(images, tf.float32) * _PIXEL_SCALE - 1.0
+        logits = self.network(x, training=training)["logits"]
+        # DeepLab upsamples logits with align-corners bilinear resizing.
+        return tf.raw_ops.ResizeBilinear(images=logits, size=tf.shape(images)[1:3], align_corners=True)
+
+
+def build_model(model_cfg: dict, num_classes: int) -> DeepLab:
+    network = factory.build_segmentation_model(
+        tf_keras.layers.InputSpec(shape=[None, None, None, 3]),
+        segmentation_config(model_cfg, num_classes))
+    model = DeepLab(network)
+    model(tf.zeros([1, 64, 64, 3]))  # create the variables so checkpoints can be restored eagerly
+    return model

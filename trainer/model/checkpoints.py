@@ -1,0 +1,55 @@
+"""Checkpoint folders: RUN/checkpoints/NNNNNNNN/{weights, config.json}, written atomically."""
+import json
+import os
+import shutil
+from pathlib import Path
+
+import tensorflow as tf
+
+from trainer.errors import UserError
+from trainer.io import point_link, write_json
+
+WEIGHTS_PREFIX = "weights/ckpt"
+
+
+def write_checkpoint(run_dir: Path, step: int, model, optimizer, info: dict, is_best: bool) -> Path:
+    """Write the folder under a temporary name and rename it, then repoint `last` (and `best`)."""
+    root = run_dir / "checkpoints"
+    root.mkdir(exist_ok=True)
+    final = root / f"{step:08d}"
+    tmp = root / f".tmp-{step:08d}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tf.train.Checkpoint(model=model, optimizer=optimizer).write(str(tmp / WEIGHTS_PREFIX))
+    write_json(tmp / "config.json", info)
+    os.replace(tmp, final)
+    point_link(run_dir / "last", final)
+    if is_best:
+        point_link(run_dir / "best", final)
+    return final
+
+
+def restore_model(model, checkpoint_dir: Path) -> None:
+    """Load the model weights of a checkpoint folder (optimizer state is not needed here)."""
+    tf.train.Checkpoint(model=model).read(str(checkpoint_dir / WEIGHTS_PREFIX)).expect_partial()
+
+
+def read_info(checkpoint_dir: Path) -> dict:
+    with open(checkpoint_dir / "config.json", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def find_checkpoint(path: Path) -> Path:
+    """A checkpoint folder itself, or a run folder's `best` checkpoint."""
+    if (path / "config.json").is_file() and (path / (WEIGHTS_PREFIX + ".index")).is_file():
+        return path
+    if (path / "best").is_dir():
+        return (path / "best").resolve()
+    raise UserError(f"--model {path}: not a checkpoint folder (config.json + weights/) nor a run folder with best/")
+
+
+def newest_run(runs_root: Path) -> Path:
+    """The run under `runs_root` whose newest checkpoint is the most recent."""
+    runs = [p for p in runs_root.glob("*/last") if p.is_dir()] if runs_root.is_dir() else []
+    if not runs:
+        raise UserError(f"no trained run found under {runs_root}/: train one first (python train.py) or pass --model")
+    return max(runs, key=lambda link: link.resolve().stat().st_mtime).parent

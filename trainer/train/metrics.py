@@ -1,0 +1,33 @@
+"""Segmentation metrics from a confusion matrix over non-ignored pixels (shared by validation and evaluation)."""
+import numpy as np
+import tensorflow as tf
+
+from trainer.data.classes import IGNORE_LABEL
+
+
+def batch_confusion(labels: tf.Tensor, logits: tf.Tensor, num_classes: int) -> tf.Tensor:
+    """Confusion matrix [true, predicted] of one batch; ignored pixels do not count."""
+    labels = tf.reshape(labels, [-1])
+    predictions = tf.reshape(tf.argmax(logits, axis=-1, output_type=tf.int32), [-1])
+    valid = tf.not_equal(labels, IGNORE_LABEL)
+    return tf.math.confusion_matrix(tf.boolean_mask(labels, valid), tf.boolean_mask(predictions, valid),
+                                    num_classes=num_classes, dtype=tf.int64)
+
+
+def summarize(confusion: np.ndarray, titles: list[str]) -> dict:
+    """Pixel accuracy, mean IoU and per-class IoU.
+
+    A class absent from both ground truth and prediction has no IoU: it is reported as None and left
+    out of the mean (tf-models-official's PerClassIoU would count it as 0 and drag the mean down).
+    """
+    confusion = np.asarray(confusion, dtype=np.float64)
+    tp = np.diag(confusion)
+    union = confusion.sum(axis=0) + confusion.sum(axis=1) - tp
+    per_class = [float(t / u) if u > 0 else None for t, u in zip(tp, union)]
+    present = [v for v in per_class if v is not None]
+    total = confusion.sum()
+    return {
+        "pixel_accuracy": float(tp.sum() / total) if total else None,
+        "mean_iou": float(np.mean(present)) if present else None,
+        "per_class_iou": dict(zip(titles, per_class)),
+    }
