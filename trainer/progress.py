@@ -6,6 +6,10 @@ def say(message: str) -> None:
     print(message, flush=True)
 
 
+def fmt_metric(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
 def format_duration(seconds: float) -> str:
     seconds = int(round(seconds))
     hours, rest = divmod(seconds, 3600)

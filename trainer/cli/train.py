@@ -10,7 +10,7 @@ from trainer.data.split import split_samples
 from trainer.data.supervisely import read_project
 from trainer.errors import UserError
 from trainer.io import require_empty_output, write_json
-from trainer.progress import say
+from trainer.progress import fmt_metric, say
 
 RUNS_ROOT = Path("runs")
 
@@ -56,7 +56,7 @@ def _main(argv: list[str] | None) -> None:
         say(f"skipped {count} {shape} object(s) of class {title!r}: not an area")
     say(f"run folder: {run_dir}")
     best = Trainer(cfg, mapping, train_samples, val_samples, run_dir).run()
-    say(f"done: best mean IoU {best['mean_iou']} at epoch {best['epoch']:g} → {run_dir / 'best'}")
+    say(f"done: best mean IoU {fmt_metric(best['mean_iou'])} at epoch {best['epoch']:g} → {run_dir / 'best'}")
     say(f"output: {run_dir}")
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from trainer.config.resolve import fill_defaults
+from trainer.config.validate import load_schema, validate_train_config
 from trainer.errors import UserError
 from trainer.io import point_link, write_json
 
@@ -34,8 +36,13 @@ def restore_model(model, checkpoint_dir: Path) -> None:
 
 
 def read_info(checkpoint_dir: Path) -> dict:
-    with open(checkpoint_dir / "config.json", encoding="utf-8") as f:
-        return json.load(f)
+    """The checkpoint's config.json, its settings completed with defaults of keys added since it was written."""
+    path = checkpoint_dir / "config.json"
+    with open(path, encoding="utf-8") as f:
+        info = json.load(f)
+    info["settings"] = fill_defaults(info["settings"], load_schema("train"))
+    validate_train_config(info["settings"], f"checkpoint {path}: settings")
+    return info
 
 
 def find_checkpoint(path: Path) -> Path:

@@ -4,10 +4,12 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from trainer.progress import fmt_metric
+
 
 def per_class_table(per_class_iou: dict) -> str:
     width = max(len(t) for t in per_class_iou)
-    rows = [f"  {title:<{width}}  {'—' if iou is None else f'{iou:.4f}'}" for title, iou in per_class_iou.items()]
+    rows = [f"  {title:<{width}}  {fmt_metric(iou)}" for title, iou in per_class_iou.items()]
     return "\n".join([f"  {'class':<{width}}  IoU", *rows])
 
 

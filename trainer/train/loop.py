@@ -14,7 +14,7 @@ from trainer.data.pipeline import SampleLoader, epoch_order, make_dataset
 from trainer.data.supervisely import Sample
 from trainer.model.builder import build_model
 from trainer.model.checkpoints import write_checkpoint
-from trainer.progress import Progress, say
+from trainer.progress import Progress, fmt_metric, say
 from trainer.train.logs import RunLog, per_class_table
 from trainer.train.metrics import batch_confusion, summarize
 from trainer.train.schedule import ValidationSchedule
@@ -120,9 +120,8 @@ class Trainer:
                 "class_title_to_idx": self.mapping.class_title_to_idx, "neutral_class": self.mapping.neutral,
                 "step": step, "epoch": record["epoch"], "metrics": record}
         folder = write_checkpoint(self.run_dir, step, self.model, self.optimizer, info, is_best)
-        miou = "n/a" if record["mean_iou"] is None else f"{record['mean_iou']:.4f}"
-        say(f"validation at epoch {record['epoch']:g} (step {step}): val_loss {record['val_loss']:.4f}  "
-            f"mean IoU {miou}  pixel accuracy {record['pixel_accuracy']:.4f}  "
+        say(f"validation at epoch {record['epoch']:g} (step {step}): val_loss {fmt_metric(record['val_loss'])}  "
+            f"mean IoU {fmt_metric(record['mean_iou'])}  pixel accuracy {fmt_metric(record['pixel_accuracy'])}  "
             f"({time.monotonic() - started:.1f}s) → {folder.relative_to(self.run_dir)}")
         say(per_class_table(record["per_class_iou"]))
         return record if is_best else best
