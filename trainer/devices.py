@@ -12,7 +12,5 @@ def use_gpus(indices: list[int], key: str) -> str:
     missing = [i for i in indices if i >= len(gpus)]
     if missing:
         raise UserError(f"{key}: GPU {missing} not found (this machine has {len(gpus)}: 0..{len(gpus) - 1})")
-    if len(indices) > 1:
-        raise UserError(f"{key}: training on several GPUs is not implemented yet; list one device")
     tf.config.set_visible_devices([gpus[i] for i in indices], "GPU")
-    return f"running on GPU {indices[0]} ({gpus[indices[0]].name})"
+    return f"running on GPU {', '.join(f'{i} ({gpus[i].name})' for i in indices)}"

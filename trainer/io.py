@@ -2,6 +2,7 @@
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from trainer.errors import UserError
@@ -13,6 +14,19 @@ def write_json(path: Path, data) -> None:
         json.dump(data, f, indent=2, ensure_ascii=False)
         f.write("\n")
     os.replace(tmp, path)
+
+
+@contextmanager
+def atomic_path(path: Path):
+    """A temporary sibling of `path` to write; it becomes `path` only if the block completes."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def point_link(link: Path, target: Path) -> None:

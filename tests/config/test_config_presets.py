@@ -12,7 +12,8 @@ from trainer.config.validate import load_schema
 from trainer.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
-PRESETS = ["demo", "mobilenetv2_deeplabv3", "mobilenetv2_dm05_deeplabv3", "resnet101_deeplabv3plus"]
+PRESETS = ["demo", "mobilenetv2_cityscapes", "mobilenetv2_deeplabv3", "mobilenetv2_dm05_deeplabv3", "mobilenetv2_dm05_voc",
+           "mobilenetv2_voc", "resnet101_deeplabv3plus", "xception65_ade20k", "xception65_cityscapes", "xception65_voc"]
 
 
 def _subset(part, whole) -> bool:
@@ -35,7 +36,7 @@ def test_every_preset_resolves(name):
 
 def test_demo_preset_values():
     config = resolve_train_config(None, "demo", [])
-    assert config["model"] == {"backbone": "mobilenet_v2", "depth_multiplier": 0.5, "output_stride": 16, "atrous_rates": [], "decoder": True, "batchnorm_momentum": 0.9}
+    assert config["model"] == {"backbone": "mobilenet_v2", "implementation": "tf_models", "depth_multiplier": 0.5, "output_stride": 16, "atrous_rates": [], "decoder": True, "batchnorm_momentum": 0.9}
     assert (config["input_size"], config["batch_size"], config["data_workers"]) == (
         {"width": 128, "height": 128},
         {"train": 8, "val": 8},
@@ -48,11 +49,11 @@ def test_model_presets():
     dm1 = resolve_train_config(None, "mobilenetv2_deeplabv3", [])
     dm05 = resolve_train_config(None, "mobilenetv2_dm05_deeplabv3", [])
     resnet = resolve_train_config(None, "resnet101_deeplabv3plus", [])
-    assert dm1["model"] == {"backbone": "mobilenet_v2", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [], "decoder": False, "batchnorm_momentum": 0.997}
+    assert dm1["model"] == {"backbone": "mobilenet_v2", "implementation": "tf_models", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [], "decoder": False, "batchnorm_momentum": 0.997}
     assert {**dm05, "preset": None, "model": None} == {**dm1, "preset": None, "model": None}
     assert dm05["model"] == {**dm1["model"], "depth_multiplier": 0.5}
     assert (dm1["input_size"], dm1["batch_size"], dm1["lr"], dm1["epochs"]) == ({"width": 513, "height": 513}, {"train": 4, "val": 1}, 0.0001, 10)
-    assert resnet["model"] == {"backbone": "resnet_101", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [6, 12, 18], "decoder": True, "batchnorm_momentum": 0.997}
+    assert resnet["model"] == {"backbone": "resnet_101", "implementation": "tf_models", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [6, 12, 18], "decoder": True, "batchnorm_momentum": 0.997}
     assert (resnet["input_size"], resnet["batch_size"]) == ({"width": 513, "height": 513}, {"train": 2, "val": 1})
 
 
@@ -85,7 +86,8 @@ def test_infer_example_is_complete_and_valid():
 
 
 def _object_schemas(schema):
-    if schema.get("type") == "object":
+    """Objects with named keys; a map (additionalProperties a schema, e.g. loss.class_weights) has data as keys."""
+    if schema.get("type") == "object" and not isinstance(schema.get("additionalProperties"), dict):
         yield schema
     for sub in schema.get("properties", {}).values():
         yield from _object_schemas(sub)

@@ -24,13 +24,24 @@ PLUGIN_TRAIN_DEFAULTS = {
     "dataset_tags": {"train": "train", "val": "val"},
     "special_classes": {"background": "bg", "neutral": "neutral"},
     "weights_init_type": "transfer_learning",
+    # additions whose defaults keep the plugin's behaviour (no init weights, constant-rate Adam, plain loss)
+    "init_weights": None,
+    "freeze_batchnorm": False,
+    "optimizer": {"name": "adam", "momentum": 0.9, "weight_decay": 0, "clip_norm": 0},
+    "lr_schedule": {"name": "constant", "power": 0.9, "end_lr": 0, "warmup_epochs": 0},
+    "loss": {"class_weights": {}, "top_k_percent_pixels": 1.0},
+    "early_stopping": {"patience": 0},
+    "mixed_precision": "none",
     "allow_corrupted_samples": {"train": 0, "val": 0},
+    "augmentations": {"train": None, "val": None},
     "seed": 0,
-    "model": {"backbone": "mobilenet_v2", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [], "decoder": False, "batchnorm_momentum": 0.997},
+    "model": {"backbone": "mobilenet_v2", "implementation": "tf_models", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [], "decoder": False, "batchnorm_momentum": 0.997},
 }
 INFER_DEFAULTS = {
     "model": {"gpu_device": 0},
     "mode": {"name": "full_image", "model_classes": {"save_classes": "__all__", "add_suffix": "_deeplab"}},
+    "tta": {"scales": [1.0], "flip": False},
+    "batch_size": 8,
 }
 
 
@@ -108,7 +119,7 @@ def test_file_without_preset_records_none(tmp_path):
 
 def test_set_merges_objects_and_replaces_lists():
     config = resolve_train_config(None, "resnet101_deeplabv3plus", ['model={"atrous_rates": [3]}', "gpu_devices=[1,2]"])
-    assert config["model"] == {"backbone": "resnet_101", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [3], "decoder": True, "batchnorm_momentum": 0.997}
+    assert config["model"] == {"backbone": "resnet_101", "implementation": "tf_models", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [3], "decoder": True, "batchnorm_momentum": 0.997}
     assert config["gpu_devices"] == [1, 2]
 
 
@@ -126,7 +137,7 @@ def test_unknown_preset_argument_lists_known_ones():
     with pytest.raises(ConfigError) as info:
         resolve_train_config(None, "tiny", [])
     assert info.value.lines == [
-        '--preset: unknown preset "tiny" (known: demo, mobilenetv2_deeplabv3, mobilenetv2_dm05_deeplabv3, resnet101_deeplabv3plus)'
+        '--preset: unknown preset "tiny" (known: demo, mobilenetv2_cityscapes, mobilenetv2_deeplabv3, mobilenetv2_dm05_deeplabv3, mobilenetv2_dm05_voc, mobilenetv2_voc, resnet101_deeplabv3plus, xception65_ade20k, xception65_cityscapes, xception65_voc)'
     ]
 
 
@@ -213,29 +224,26 @@ def test_set_name_overrides_file_source(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "mode",
+    "mode,defaults",
     [
-        {"name": "sliding_window", "window": {"width": 400, "height": 400}, "min_overlap": {"x": 10, "y": 10}, "save": False, "class_name": "w"},
-        {"name": "roi", "bounds": {"left": "10%", "top": "5px", "right": "0px", "bottom": "0%"}, "save": True, "class_name": "inference_roi"},
-        {"name": "bboxes", "from_classes": "__all__", "padding": {"left": "5px"}, "save": True, "add_suffix": "_input_bbox"},
-        {"source": "roi", "bounds": {"left": "x"}},
-        {"name": "sliding_window", "window": "not even an object", "model_classes": 5},
+        ({"name": "sliding_window", "window": {"width": 400}}, {"window": {"width": 400, "height": 128}, "min_overlap": {"x": 0, "y": 0}, "save": False, "class_name": "sliding_window"}),
+        ({"name": "roi", "bounds": {"left": "10%"}}, {"bounds": {"left": "10%", "top": "0px", "right": "0px", "bottom": "0px"}, "save": False, "class_name": "inference_roi"}),
+        ({"source": "bboxes"}, {"from_classes": "__all__", "padding": {"left": "0px", "top": "0px", "right": "0px", "bottom": "0px"}, "save": False, "add_suffix": "_input_bbox"}),
     ],
 )
-def test_not_implemented_mode_gives_exactly_one_line(tmp_path, mode):
-    file = _write(tmp_path, {"model": {"gpu_device": 0}, "mode": mode})
+def test_each_mode_gets_its_own_plugin_defaults(tmp_path, mode, defaults):
+    config = resolve_infer_config(_write(tmp_path, {"mode": mode}), [])
     name = mode.get("name", mode.get("source"))
-    with pytest.raises(ConfigError) as info:
-        resolve_infer_config(file, [])
-    assert info.value.lines == [f'inference config {file}: mode.name: "{name}" is not implemented yet (available: full_image)']
+    assert config["mode"] == {"name": name, "model_classes": INFER_DEFAULTS["mode"]["model_classes"], **defaults}
 
 
-def test_not_implemented_mode_still_reports_other_sections(tmp_path):
-    file = _write(tmp_path, {"model": {"gpu_device": -1}, "mode": {"name": "roi", "bounds": {}}})
+def test_mode_keys_are_checked_against_their_mode(tmp_path):
+    file = _write(tmp_path, {"model": {"gpu_device": -1}, "mode": {"name": "roi", "bounds": {"left": "x"}, "window": {}}})
     with pytest.raises(ConfigError) as info:
         resolve_infer_config(file, [])
     assert info.value.lines == [
-        f'inference config {file}: mode.name: "roi" is not implemented yet (available: full_image)',
+        f'inference config {file}: mode.bounds.left: expected a number of pixels ("16px") or a percentage ("5%"), got string "x"',
+        f"inference config {file}: mode.window: unknown key (allowed: bounds, class_name, model_classes, name, save)",
         f"inference config {file}: model.gpu_device: -1 is less than the minimum of 0",
     ]
 
@@ -253,16 +261,11 @@ def test_compat_train_config_validates_unchanged():
     assert config["model"] == PLUGIN_TRAIN_DEFAULTS["model"]
 
 
-def test_compat_inference_config_validates_unchanged():
-    path = _compat("supervisely_inference_config.json")
-    assert resolve_infer_config(str(path), []) == json.loads(path.read_text())
-
-
-def test_compat_sliding_window_config_is_one_not_implemented_line():
-    path = _compat("supervisely_sliding_window_config.json")
-    with pytest.raises(ConfigError) as info:
-        resolve_infer_config(str(path), [])
-    assert info.value.lines == [f'inference config {path}: mode.name: "sliding_window" is not implemented yet (available: full_image)']
+@pytest.mark.parametrize("name", ["supervisely_inference_config.json", "supervisely_sliding_window_config.json"])
+def test_compat_inference_configs_validate_unchanged(name):
+    path = _compat(name)
+    new_keys = {key: INFER_DEFAULTS[key] for key in ("tta", "batch_size")}
+    assert resolve_infer_config(str(path), []) == {**json.loads(path.read_text()), **new_keys}
 
 
 def test_config_layer_does_not_import_tensorflow():

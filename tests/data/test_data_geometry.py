@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from trainer.data.geometry import decode_bitmap, encode_bitmap, mask_bbox, rasterize
+from trainer.data.geometry import LABEL_MASK, LabelMask, decode_bitmap, encode_bitmap, mask_bbox, outside_image, rasterize
 from trainer.data.supervisely import ObjectAnn
 
 VALUES = {"a": 1, "b": 2, "c": 3}
@@ -145,6 +145,13 @@ def test_decode_uses_the_2d_image_without_alpha():
     np.testing.assert_array_equal(decode_bitmap(_png_b64(gray)), [[False, True], [False, False]])
 
 
+def test_decode_uses_the_alpha_of_a_4_channel_png():
+    bgra = np.zeros((2, 3, 4), np.uint8)
+    bgra[..., :3] = 255  # white everywhere: colour says nothing
+    bgra[0, 2, 3] = bgra[1, 0, 3] = 200
+    np.testing.assert_array_equal(decode_bitmap(_png_b64(bgra)), [[False, False, True], [True, False, False]])
+
+
 def test_decode_uses_channel_0_of_a_3_channel_png():
     bgr = np.zeros((2, 2, 3), np.uint8)
     bgr[1, 0, 0] = 255
@@ -172,3 +179,58 @@ def test_mask_bbox_is_inclusive_and_none_when_empty():
     mask[2, 3] = mask[4, 1] = True
     assert mask_bbox(mask) == (2, 1, 4, 3)
     assert mask_bbox(np.zeros((3, 3), bool)) is None
+
+
+def test_polygon_with_several_holes_cuts_each_including_its_border():
+    square = [[0, 0], [9, 0], [9, 5], [0, 5]]
+    holes = [[[2, 2], [3, 2], [3, 3], [2, 3]], [[6, 1], [8, 1], [8, 4], [6, 4]]]
+    out = rasterize([polygon("a", square, holes)], 7, 11, VALUES)
+    expected = np.zeros((7, 11), np.uint8)
+    expected[0:6, 0:10] = 1
+    expected[2:4, 2:4] = 0
+    expected[1:5, 6:9] = 0
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_overlapping_polygon_over_bitmap_over_rectangle_then_clipped():
+    objects = [
+        rectangle("a", 5, 5, -2, -3),                      # corners in reverse order, clipped at the top-left
+        bitmap("b", [[1, 1, 1], [1, 0, 1]], 1, 1),          # over the rectangle, its hole keeps the rectangle
+        polygon("c", [[3, 0], [8, 0], [8, 2], [3, 2]]),     # over both, clipped on the right
+    ]
+    out = rasterize(objects, 4, 6, VALUES)
+    np.testing.assert_array_equal(out, [
+        [1, 1, 1, 3, 3, 3],
+        [1, 2, 2, 3, 3, 3],
+        [1, 2, 1, 3, 3, 3],
+        [1, 1, 1, 1, 1, 1],
+    ])
+
+
+def test_label_mask_maps_file_values_through_titles_and_keeps_255(tmp_path):
+    values = np.array([[0, 1, 2], [255, 2, 0]], np.uint8)
+    cv2.imwrite(str(tmp_path / "m.png"), values)
+    label = ObjectAnn(0, None, LABEL_MASK, LabelMask(tmp_path / "m.png", ("bg", "neutral", "c")))
+    out = rasterize([label], 2, 3, {"bg": 0, "c": 3, "neutral": 255})
+    np.testing.assert_array_equal(out, [[0, 255, 3], [255, 3, 0]])
+
+
+@pytest.mark.parametrize(
+    "obj, message",
+    [
+        (rectangle("a", 0, 0, 5, 3), None),
+        (rectangle("a", 6, 4, -1, 0), "partly outside the 6×4 image: clipped"),
+        (rectangle("a", 6, 0, 9, 3), "entirely outside the 6×4 image: draws nothing"),
+        (polygon("a", [[0, 0], [5.4, 0], [0, 3.4]]), None),                       # rounds to (5, 0), (0, 3)
+        (polygon("a", [[0, 0], [5.4, 0], [0, 3.5]]), "partly outside the 6×4 image: clipped"),  # 3.5 → row 4
+        (polygon("a", [[-0.6, 0], [2, 0], [0, 2]]), "partly outside the 6×4 image: clipped"),
+        (polygon("a", [[0, -3], [2, -3], [0, -1]]), "entirely outside the 6×4 image: draws nothing"),
+        (bitmap("a", [[1, 0], [0, 0]], 5, 3), None),   # the mask overhangs, but its only pixel is (5, 3)
+        (bitmap("a", [[0, 0], [0, 1]], 4, 2), None),
+        (bitmap("a", [[1, 1], [0, 0]], 5, 3), "partly outside the 6×4 image: clipped"),
+        (bitmap("a", [[0, 0], [0, 1]], 5, 3), "entirely outside the 6×4 image: draws nothing"),
+        (bitmap("a", [[0, 0], [0, 1]], -2, -2), "entirely outside the 6×4 image: draws nothing"),
+    ],
+)
+def test_outside_image_is_judged_on_the_pixels_drawn(obj, message):
+    assert outside_image(obj, 4, 6) == message

@@ -3,52 +3,13 @@ import json
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
-from trainer.data.geometry import encode_bitmap
+from tests.data.projects import CLASSES, MASK, ann, bitmap_obj, points_obj, snapshot, write_meta, write_sample
+from trainer.data.geometry import encode_bitmap, rasterize
+from trainer.data.project import open_project
 from trainer.data.supervisely import MetaClass, read_meta, read_project
 from trainer.errors import DataError
-
-CLASSES = [
-    {"title": "cat", "shape": "bitmap", "color": "#FF0000", "geometry_config": {}},
-    {"title": "box", "shape": "rectangle", "color": "#00FF00"},
-    {"title": "poly", "shape": "polygon", "color": "#0000FF"},
-    {"title": "kp", "shape": "point", "color": "#ABCDEF"},
-    {"title": "anything", "shape": "any", "color": "#123456"},
-]
-MASK = np.array([[0, 1, 1], [1, 1, 0]], bool)
-
-
-def write_meta(root, **meta):
-    root.mkdir(parents=True, exist_ok=True)
-    meta.setdefault("classes", CLASSES)
-    (root / "meta.json").write_text(json.dumps(meta))
-
-
-def write_sample(root, dataset, image_name, ann, ann_name=None):
-    """`ann` as a dict is dumped as JSON, as a str written verbatim, None writes no annotation."""
-    (root / dataset / "img").mkdir(parents=True, exist_ok=True)
-    (root / dataset / "ann").mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(root / dataset / "img" / "tmp.png"), np.zeros((4, 6, 3), np.uint8))
-    (root / dataset / "img" / "tmp.png").rename(root / dataset / "img" / image_name)
-    if ann is not None:
-        text = ann if isinstance(ann, str) else json.dumps(ann)
-        (root / dataset / "ann" / (ann_name or f"{image_name}.json")).write_text(text)
-
-
-def ann(*objects, tags=(), height=4, width=6):
-    return {"description": "", "size": {"height": height, "width": width}, "tags": list(tags), "objects": list(objects)}
-
-
-def bitmap_obj(title="cat", origin=(1, 2), data=None, **extra):
-    data = encode_bitmap(MASK) if data is None else data
-    return {"classTitle": title, "geometryType": "bitmap", "bitmap": {"data": data, "origin": list(origin)}, **extra}
-
-
-def points_obj(title, shape, exterior, interior=(), key="geometryType"):
-    obj = {"classTitle": title, "points": {"exterior": exterior, "interior": list(interior)}}
-    if key:
-        obj[key] = shape
-    return obj
 
 
 @pytest.fixture
@@ -187,10 +148,9 @@ def test_sample_without_objects_or_tags_keys_is_accepted(project):
 def test_reading_does_not_touch_the_project(project):
     write_sample(project, "ds1", "a.jpg", ann(bitmap_obj()))
     write_sample(project, "ds1", "b.jpg", "{broken")
-    before = {p: (p.stat().st_mtime_ns, p.read_bytes() if p.is_file() else None) for p in project.rglob("*")}
-    read_project(project)
-    after = {p: (p.stat().st_mtime_ns, p.read_bytes() if p.is_file() else None) for p in project.rglob("*")}
-    assert after == before
+    before = snapshot(project)
+    open_project(project)
+    assert snapshot(project) == before
 
 
 # --- per-sample problems ---------------------------------------------------------------------------------------
@@ -372,3 +332,109 @@ def test_meta_bad_tag_entry(project):
     write_meta(project, tags_objects=[{"value_type": "none"}])
     with pytest.raises(DataError, match=r'tags_objects\[0\]: must be a tag name or an object with "name"'):
         read_meta(project)
+
+
+# --- annotation without an image, split tags of bad samples, clipping warnings -----------------------------------
+
+
+def test_annotation_without_image_is_a_problem_with_its_tags(project):
+    write_sample(project, "ds1", "a.jpg", ann(tags=["train"]))
+    (project / "ds1" / "ann" / "gone.png.json").write_text(json.dumps(ann(tags=["val", "extra"])))
+    (project / "ds1" / "ann" / "old.json").write_text("{broken")
+    (project / "ds1" / "ann" / "a.json").write_text(json.dumps(ann()))  # legacy name of a.jpg: not an orphan
+    (project / "ds1" / "ann" / "._a.jpg.json").write_text("")
+    result = read_project(project)
+    assert [s.name for s in result.samples] == ["a.jpg"]
+    assert problem_lines(result) == [
+        'dataset "ds1", ann/gone.png.json: no image img/gone.png for this annotation',
+        'dataset "ds1", ann/old.json: no image img/old.* for this annotation',
+    ]
+    assert [p.tags for p in result.problems] == [frozenset({"val", "extra"}), None]
+
+
+@pytest.mark.parametrize(
+    "annotation, tags",
+    [
+        (ann({"classTitle": "dog"}, tags=["train", {"name": "val", "value": 1}]), frozenset({"train", "val"})),
+        ({"size": {"height": 0}, "tags": ["val"]}, frozenset({"val"})),
+        ({"size": {"height": 4, "width": 6}, "tags": [{"value": 1}]}, None),
+        ("{not json", None),
+    ],
+    ids=["bad-object", "bad-size", "bad-tags", "bad-json"],
+)
+def test_a_bad_sample_keeps_its_split_tags_when_they_can_be_read(project, annotation, tags):
+    write_sample(project, "ds1", "a.jpg", annotation)
+    [problem] = read_project(project).problems
+    assert problem.tags == tags
+
+
+def test_objects_outside_the_image_are_clipped_and_reported(project):
+    objects = [
+        points_obj("box", "rectangle", [[4, 2], [9, 9]]),
+        points_obj("poly", "polygon", [[10, 10], [12, 10], [12, 12]]),
+        bitmap_obj(origin=(0, 0)),
+    ]
+    result = read_one(project, *objects, tags=["train"])
+    assert [s.name for s in result.samples] == ["a.jpg"] and result.problems == []
+    assert [str(w) for w in result.warnings] == [
+        'dataset "ds1", ann/a.jpg.json: object 0: partly outside the 6×4 image: clipped',
+        'dataset "ds1", ann/a.jpg.json: object 1: entirely outside the 6×4 image: draws nothing',
+    ]
+    assert result.warnings[0].tags == frozenset({"train"})
+
+
+def test_annotation_json_to_exact_pixels(project):
+    """Parsing and drawing together: two holes, corners in reverse order, overlap in annotation order, clipping."""
+    mask = np.array([[1, 1], [0, 1]], bool)
+    objects = [
+        points_obj("poly", "polygon", [[0, 0], [7, 0], [7, 4], [0, 4]],
+                   [[[1, 1], [2, 1], [2, 2], [1, 2]], [[5, 2], [6, 2], [6, 3], [5, 3]]]),
+        points_obj("box", "rectangle", [[9, 5], [6, 3]], key="shape"),
+        bitmap_obj(origin=(2, 3), data=encode_bitmap(mask)),
+    ]
+    write_sample(project, "ds1", "a.jpg", ann(*objects, height=5, width=8))
+    [sample] = read_project(project).samples
+    out = rasterize(sample.objects, 5, 8, {"poly": 1, "box": 2, "cat": 3})
+    np.testing.assert_array_equal(out, [
+        [1, 1, 1, 1, 1, 1, 1, 1],
+        [1, 0, 0, 1, 1, 1, 1, 1],
+        [1, 0, 0, 1, 1, 0, 0, 1],
+        [1, 1, 3, 3, 1, 0, 2, 2],
+        [1, 1, 1, 3, 1, 1, 2, 2],
+    ])
+
+
+# --- images: decoded once when the project is opened -------------------------------------------------------------
+
+
+def test_unreadable_truncated_or_missized_images_are_problems_naming_the_image(project):
+    write_sample(project, "ds1", "ok.png", ann(tags=["train"]))
+    write_sample(project, "ds1", "big.png", ann(tags=["val"], height=5))
+    write_sample(project, "ds1", "junk.jpg", ann(tags=["train"]))
+    (project / "ds1" / "img" / "junk.jpg").write_bytes(b"not an image")
+    write_sample(project, "ds2", "cut.jpg", ann())
+    data = cv2.imencode(".jpg", np.full((4, 6, 3), 99, np.uint8))[1].tobytes()
+    (project / "ds2" / "img" / "cut.jpg").write_bytes(data[:-30])
+    result = open_project(project)
+    assert [s.name for s in result.samples] == ["ok.png"]
+    assert problem_lines(result) == [
+        'dataset "ds1", img/big.png: image is 6×4 but the annotation (ann/big.png.json) gives 6×5',
+        'dataset "ds1", img/junk.jpg: not a readable image (unknown format, truncated or corrupted)',
+        'dataset "ds2", img/cut.jpg: not a readable image (unknown format, truncated or corrupted)',
+    ]
+    assert [p.tags for p in result.problems] == [frozenset({"val"}), frozenset({"train"}), frozenset()]
+
+
+def test_grey_rgba_16_bit_and_exif_rotated_images_are_read_at_their_shown_size(project):
+    write_sample(project, "ds1", "grey.png", ann())
+    cv2.imwrite(str(project / "ds1" / "img" / "grey.png"), np.zeros((4, 6), np.uint8))
+    write_sample(project, "ds1", "rgba.png", ann())
+    cv2.imwrite(str(project / "ds1" / "img" / "rgba.png"), np.zeros((4, 6, 4), np.uint8))
+    write_sample(project, "ds1", "deep.png", ann())
+    cv2.imwrite(str(project / "ds1" / "img" / "deep.png"), np.zeros((4, 6, 3), np.uint16))
+    write_sample(project, "ds1", "turned.jpg", ann(height=6, width=4))  # the tool shows it rotated: 4 wide, 6 high
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    Image.fromarray(np.zeros((4, 6, 3), np.uint8)).save(project / "ds1" / "img" / "turned.jpg", exif=exif.tobytes())
+    result = open_project(project)
+    assert result.problems == [] and len(result.samples) == 4

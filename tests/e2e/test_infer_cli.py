@@ -1,6 +1,7 @@
 """infer.py end to end: output project layout, suffixed classes, save_classes, bitmaps = predictions."""
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -16,8 +17,8 @@ TITLES = ["bg", "circle", "marker", "ring", "square", "triangle"]
 @pytest.fixture(scope="module")
 def predictions(trained_run, tiny_project):
     from trainer.infer.predictor import Predictor
-    predictor = Predictor(find_checkpoint(trained_run))
-    return {(s.dataset, s.name): predictor.class_map(read_image(s.image_path))
+    predictor = Predictor.from_checkpoint(find_checkpoint(trained_run), {"scales": [1.0], "flip": False})
+    return {(s.dataset, s.name): np.argmax(predictor.scores(read_image(s.image_path)[np.newaxis])[0], axis=-1)
             for s in read_project(tiny_project).samples}
 
 
@@ -75,20 +76,64 @@ def test_compat_inference_config(trained_run, tiny_project, tmp_path):
     assert meta["classes"][-1]["shape"] == "bitmap"
 
 
-def test_sliding_window_is_not_implemented_yet(trained_run, tiny_project, tmp_path):
+def test_compat_sliding_window_config_runs_unchanged(trained_run, tiny_project, tmp_path):
     config = COMPAT / "supervisely_sliding_window_config.json"
     if not config.is_file():
         pytest.skip("shared/compat is not next to the repository")
-    result = run_script("infer.py", "--config", str(config), "--model", str(trained_run),
-                        "--project", str(tiny_project), "--output", str(tmp_path / "out"))
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "mode.name" in lines[0] and "not implemented yet" in lines[0]
-    assert not (tmp_path / "out").exists()
+    # 400×400 windows on 64×64 images: one window each, padded (the plugin failed here)
+    out = _infer(trained_run, tiny_project, tmp_path / "out", "--config", str(config))
+    assert [c.title for c in out.meta.classes][-len(TITLES):] == [t + "_dl" for t in TITLES]
+    assert all(any(o["classTitle"].endswith("_dl") for o in s.raw_ann["objects"]) for s in out.samples)
+
+
+def test_evaluate_agrees_with_training_validation_and_saves_masks(trained_run, tiny_project, tmp_path, predictions):
+    out = _infer(trained_run, tiny_project, tmp_path / "out", "--evaluate", "--save-masks")
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    # full_image on 64×64 images with a 64×64 model input sees what validation saw: the same numbers
+    validation = json.loads((find_checkpoint(trained_run) / "config.json").read_text())["metrics"]
+    assert metrics["tag"] == "val" and metrics["images"] == 3
+    for key in ("mean_iou", "pixel_accuracy"):
+        assert metrics[key] == pytest.approx(validation[key], abs=1e-4)
+    assert metrics["per_class_iou"].keys() == validation["per_class_iou"].keys()
+    for sample in out.samples:
+        stem = tmp_path / "out" / sample.dataset
+        index = cv2.imread(str(stem / "masks_machine" / f"{sample.name}.png"), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(index, predictions[(sample.dataset, sample.name)])
+        overlay = cv2.imread(str(stem / "masks_human" / f"{sample.name}.png"))
+        assert overlay.shape[0] >= 64 and overlay.shape[1] > 64  # the image, and the legend on its right
+
+
+def test_interrupted_cli_run_resumes_to_the_same_output(trained_run, tiny_project, tmp_path, monkeypatch, capsys):
+    from trainer.cli import infer as infer_cli
+    from trainer.infer.predictor import Predictor
+
+    args = ["--model", str(trained_run), "--project", str(tiny_project), "--set", "mode.name=sliding_window",
+            "--set", 'mode.window={"width": 48, "height": 48}', "--save-masks"]
+    assert infer_cli.main([*args, "--output", str(tmp_path / "reference")]) == 0
+    scores, calls = Predictor.scores, []
+
+    def interrupted(self, crops):
+        calls.append(1)
+        if len(calls) > 4:
+            raise KeyboardInterrupt
+        return scores(self, crops)
+
+    monkeypatch.setattr(Predictor, "scores", interrupted)
+    assert infer_cli.main([*args, "--output", str(tmp_path / "out")]) == 1
+    assert "rerun the same command with --resume" in capsys.readouterr().out
+    assert infer_cli.main([*args, "--output", str(tmp_path / "out")]) == 2  # not without --resume
+    assert "add --resume to continue it" in capsys.readouterr().err
+    monkeypatch.setattr(Predictor, "scores", scores)
+    assert infer_cli.main([*args, "--output", str(tmp_path / "out"), "--resume"]) == 0
+    assert "resuming: 4 image(s) finished earlier, 5 to go" in capsys.readouterr().out
+    files = sorted(p.relative_to(tmp_path / "reference") for p in (tmp_path / "reference").rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path / "out") for p in (tmp_path / "out").rglob("*") if p.is_file())
+    for path in files:
+        assert (tmp_path / "out" / path).read_bytes() == (tmp_path / "reference" / path).read_bytes(), path
 
 
 def test_unknown_save_class_is_a_user_error(trained_run, tiny_project, tmp_path):
     result = run_script("infer.py", "--model", str(trained_run), "--project", str(tiny_project),
                         "--output", str(tmp_path / "out"), "--set", 'mode.model_classes.save_classes=["dog"]')
     assert result.returncode == 2 and "'dog'" in result.stderr and "Traceback" not in result.stderr
-    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.tmp-*"))
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.*"))

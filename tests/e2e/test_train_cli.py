@@ -1,9 +1,11 @@
 """train.py end to end on a generated project: schedule, classes, checkpoints, metrics records."""
 import json
+import shutil
 
 import pytest
 
 from tests.conftest import COMPAT, TINY_OVERRIDES, read_jsonl, run_script
+from trainer.cli import train as train_cli
 
 EXPECTED_CLASSES = {"bg": 0, "circle": 1, "marker": 2, "ring": 3, "square": 4, "triangle": 5}
 
@@ -40,8 +42,13 @@ def test_checkpoints_and_links(trained_run):
     assert not list((trained_run / "checkpoints").glob(".tmp-*"))
 
 
-def test_tensorboard_events_written(trained_run):
-    assert list((trained_run / "tensorboard").glob("events.out.tfevents.*"))
+def test_tensorboard_and_curves_written(trained_run):
+    import tensorflow as tf
+
+    tags = {value.tag for events in (trained_run / "tensorboard").glob("events.out.tfevents.*")
+            for event in tf.compat.v1.train.summary_iterator(str(events)) for value in event.summary.value}
+    assert {"train/loss", "train/lr", "val/mean_iou", "val_iou/circle", "val/image_truth_prediction"} <= tags
+    assert (trained_run / "curves.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_refuses_non_empty_output(trained_run, tiny_project):
@@ -58,7 +65,35 @@ def test_compat_train_config_continue_training_is_a_clear_error(tiny_project, tm
     result = run_script("train.py", "--config", str(config), "--project", str(tiny_project),
                         "--output", str(tmp_path / "run"))
     assert result.returncode == 2, result.stderr
-    assert "continue_training" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr == ("error: weights_init_type: continue_training needs init_weights: the checkpoint or "
+                             "run folder to continue from\n")
+    assert not (tmp_path / "run").exists()
+
+
+def test_continue_training_from_a_run(trained_run, tiny_project, tmp_path):
+    result = run_script("train.py", "--project", str(tiny_project), "--output", str(tmp_path / "run"), *TINY_OVERRIDES,
+                        "--set", f"init_weights={trained_run}", "--set", "weights_init_type=continue_training",
+                        "--set", "epochs=1", "--set", "val_every=1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    best = (trained_run / "best").resolve()
+    assert f"weights from {best} (continue_training): " in result.stdout
+    assert "optimizer state loaded (its step " in result.stdout
+    assert [r["step"] for r in read_jsonl(tmp_path / "run" / "metrics.jsonl")] == [2]   # a new run: its own steps
+
+
+def test_continue_training_refuses_other_classes(trained_run, tiny_project, tmp_path, capsys):
+    checkpoint = tmp_path / "checkpoint"
+    shutil.copytree((trained_run / "best").resolve(), checkpoint)
+    info = json.loads((checkpoint / "config.json").read_text())
+    info["class_title_to_idx"]["torus"] = info["class_title_to_idx"].pop("ring")
+    (checkpoint / "config.json").write_text(json.dumps(info))
+    status = train_cli.main(["--project", str(tiny_project), "--output", str(tmp_path / "run"),
+                             "--set", f"init_weights={checkpoint}", "--set", "weights_init_type=continue_training",
+                             *TINY_OVERRIDES])
+    assert status == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f'error: init_weights {checkpoint} (continue_training): class "torus" is in the checkpoint but not in the project',
+        f'error: init_weights {checkpoint} (continue_training): class "ring" is in the project but not in the checkpoint']
     assert not (tmp_path / "run").exists()
 
 

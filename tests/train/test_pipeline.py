@@ -19,7 +19,7 @@ def parts(tiny_project):
 
 def _batches(parts, seed, epoch, workers):
     mapping, train, _ = parts
-    loader = SampleLoader(train, mapping, lambda: augment.train_transform(48, 48))
+    loader = SampleLoader(train, mapping, lambda: augment.build_transform(augment.default_spec("train", 48, 48)))
     order, seeds = epoch_order(len(train), seed, epoch, shuffle=True)
     ds = make_dataset(loader, order, seeds, batch_size=4, workers=workers, height=48, width=48)
     return [(x.numpy(), y.numpy()) for x, y in ds]
@@ -48,7 +48,8 @@ def test_epoch_order_is_a_permutation():
 
 def test_labels_stay_valid_and_padding_is_ignored(parts):
     mapping, train, _ = parts
-    loader = SampleLoader(train, mapping, lambda: augment.train_transform(200, 200))   # 64×64 images: always padded
+    # 64×64 images: always padded
+    loader = SampleLoader(train, mapping, lambda: augment.build_transform(augment.default_spec("train", 200, 200)))
     image, mask = loader.load(0, seed=1)
     assert image.shape == (200, 200, 3) and mask.shape == (200, 200)
     assert set(np.unique(mask)) <= set(range(mapping.num_classes)) | {IGNORE_LABEL}
@@ -60,7 +61,7 @@ def test_labels_stay_valid_and_padding_is_ignored(parts):
 
 def test_validation_resizes_with_nearest_masks(parts):
     mapping, _, val = parts
-    loader = SampleLoader(val, mapping, lambda: augment.val_transform(96, 80))
+    loader = SampleLoader(val, mapping, lambda: augment.build_transform(augment.default_spec("val", 96, 80)))
     image, mask = loader.load(0, seed=0)
     assert image.shape == (96, 80, 3) and mask.shape == (96, 80)
     assert set(np.unique(mask)) <= set(range(mapping.num_classes)) | {IGNORE_LABEL}

@@ -38,7 +38,8 @@ class _Parser(argparse.ArgumentParser):
 def parser(prog: str, description: str) -> argparse.ArgumentParser:
     p = _Parser(prog=prog, description=description)
     p.add_argument("--config", metavar="FILE", help="JSON config file")
-    p.add_argument("--project", metavar="DIR", help="Supervisely project (default: the embedded demo project)")
+    p.add_argument("--project", metavar="DIR", help="project folder: Supervisely, or images + PNG masks "
+                   "(default: the embedded demo project)")
     p.add_argument("--output", metavar="DIR", help="output folder (must not exist or be empty)")
     p.add_argument("--set", metavar="KEY.PATH=VALUE", action="append", default=[], dest="overrides",
                    help="override a config value; VALUE is parsed as JSON, else taken as a string (repeatable)")

@@ -5,8 +5,8 @@ from trainer.cli.common import fresh_dir, parser, run_cli
 from trainer.cli.train import RUNS_ROOT
 from trainer.config.resolve import resolve_infer_config
 from trainer.data.demo import demo_project
-from trainer.data.supervisely import read_project
-from trainer.errors import DataError
+from trainer.data.project import open_project
+from trainer.errors import DataError, UserError
 from trainer.io import require_empty_output
 from trainer.progress import say
 
@@ -22,27 +22,42 @@ def _main(argv: list[str] | None) -> None:
     p.add_argument("--model", metavar="RUN_OR_CHECKPOINT_DIR",
                    help="a run folder (its best checkpoint is used) or a checkpoint folder "
                         "(default: the newest run under ./runs/)")
+    p.add_argument("--evaluate", action="store_true",
+                   help="compare the predictions with the project's annotations: metrics.json and a per-class table")
+    p.add_argument("--tag", metavar="TAG",
+                   help="(--evaluate) the image tag of the images to evaluate (default: the model's validation tag)")
+    p.add_argument("--save-masks", action="store_true",
+                   help="also write per image a PNG of class indices and a colour overlay")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the interrupted run of this same command into the same --output")
     args = p.parse_args(argv)
+    if args.tag is not None and not args.evaluate:
+        raise UserError("--tag: only used with --evaluate")
 
     cfg = resolve_infer_config(args.config, args.overrides)
-    from trainer.model.checkpoints import find_checkpoint, newest_run  # TensorFlow loads from here on
+    from trainer.model.checkpoints import find_checkpoint, newest_run, read_info  # TensorFlow loads from here on
 
     model_dir = Path(args.model) if args.model else newest_run(RUNS_ROOT)
     checkpoint = find_checkpoint(model_dir)
     project_root = Path(args.project) if args.project else demo_project()
     output = Path(args.output) if args.output else _default_output(model_dir)
     require_empty_output(output, "output folder")
-    project = read_project(project_root)
-    if project.problems:
-        raise DataError(*map(str, project.problems))
+    project = open_project(project_root, decode_images=False)
+    if not project.samples:
+        raise DataError(*map(str, project.problems), f"{project_root}: no readable image to annotate")
+    tag = (args.tag or read_info(checkpoint)["settings"]["dataset_tags"]["val"]) if args.evaluate else None
 
     from trainer.devices import use_gpus
-    from trainer.infer.run import infer_project
+    from trainer.infer.predictor import Predictor
+    from trainer.infer.run import Options, infer_project
 
     say(use_gpus([cfg["model"]["gpu_device"]], "model.gpu_device"))
     say(f"model: {checkpoint}")
-    infer_project(cfg["mode"], checkpoint, project, output)
+    predictor = Predictor.from_checkpoint(checkpoint, cfg["tta"])
+    problems = infer_project(cfg, predictor, project, output, Options(args.save_masks, tag, args.resume))
     say(f"output: {output}")
+    if problems:
+        raise DataError(*problems)
 
 
 def main(argv: list[str] | None = None) -> int:

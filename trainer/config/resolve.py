@@ -9,7 +9,8 @@ import copy
 import json
 
 from trainer.config.presets import known_presets, load_preset
-from trainer.config.validate import describe, load_schema, validate_infer_config, validate_train_config
+from trainer.config.validate import (describe, infer_schema_for, load_schema, validate_infer_config,
+                                      validate_train_config)
 from trainer.errors import ConfigError
 
 __all__ = ["known_presets", "parse_set", "resolve_infer_config", "resolve_train_config"]
@@ -160,6 +161,6 @@ def resolve_infer_config(config_path: str | None, overrides: list[str]) -> dict:
     config = _rename_legacy_mode(_load_file(config_path, "inference"), where) if config_path else {}
     for path, value in sets:
         config = _merge(config, _rename_legacy_mode(_layer(path, value), where))
-    config = fill_defaults(config, load_schema("infer"))
+    config = fill_defaults(config, infer_schema_for(config))
     validate_infer_config(config, where)
     return config

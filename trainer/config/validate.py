@@ -11,11 +11,8 @@ from importlib import resources
 
 from jsonschema import Draft202012Validator, validators
 
+from trainer.data.augment import pipeline_problems
 from trainer.errors import ConfigError
-
-# Modes the plugin had that we know about but do not run: naming one is a single clear error, not a pile of
-# complaints about that mode's own keys.
-NOT_IMPLEMENTED_MODES = ("roi", "bboxes", "sliding_window")
 
 # JSON Schema counts 2.0 as an integer; we do not, because `epochs: 2.0` would pass here and crash in range() later.
 _Validator = validators.extend(
@@ -31,6 +28,38 @@ def load_schema(kind: str) -> dict:
     """The packaged schema for "train" or "infer" (also the single source of the defaults)."""
     text = (resources.files("trainer.config") / "schemas" / f"{kind}.schema.json").read_text(encoding="utf-8")
     return json.loads(text)
+
+
+def _inline_refs(node, defs: dict):
+    """Local `$ref`s replaced by their definitions, so `fill_defaults` also sees the defaults inside them."""
+    if isinstance(node, list):
+        return [_inline_refs(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _inline_refs(value, defs) for key, value in node.items() if key != "$ref"}
+    if "$ref" in node:
+        out = {**_inline_refs(defs[node["$ref"].rsplit("/", 1)[-1]], defs), **out}
+    return out
+
+
+@cache
+def _infer_schema(mode_name: str | None) -> dict:
+    schema = load_schema("infer")
+    mode = schema["properties"]["mode"]
+    extra = schema["$defs"]["mode_keys"].get(mode_name)
+    # An unknown name is reported by the enum alone, not followed by every key that name would not allow.
+    mode = {**mode, "properties": {**mode["properties"], **extra}} if extra is not None else {
+        **mode, "additionalProperties": True}
+    top = {key: value for key, value in schema.items() if key != "$defs"}
+    return _inline_refs({**top, "properties": {**top["properties"], "mode": mode}}, schema["$defs"])
+
+
+def infer_schema_for(config: dict) -> dict:
+    """The inference schema with `mode` given the keys of its (possibly defaulted) name, for any config read."""
+    mode = config.get("mode", {})
+    default = load_schema("infer")["properties"]["mode"]["properties"]["name"]["default"]
+    name = mode.get("name", default) if isinstance(mode, dict) else None
+    return _infer_schema(name if isinstance(name, str) else None)
 
 
 def format_path(path) -> str:
@@ -78,6 +107,8 @@ def _message(error) -> str:
     if kind == "uniqueItems":
         counts = Counter(json.dumps(item, sort_keys=True) for item in instance)
         return f"has duplicate values: {', '.join(text for text, n in counts.items() if n > 1)}"
+    if kind == "pattern":  # the schema's description says the expected form in words
+        return f"expected {error.schema['description']}, got {describe(instance)}"
     return error.message  # minimum / maximum / exclusiveMinimum: numbers only, already clear
 
 
@@ -109,6 +140,10 @@ def _raise_if_any(problems: list[tuple[list, str]], where: str) -> None:
         raise ConfigError(*(f"{where}: {format_path(path)}: {msg}" for path, msg in sorted(problems, key=_path_order)))
 
 
+# model.implementation → the backbones it builds (trainer.model.builder / trainer.model.backbones).
+_BACKBONES_BY_IMPLEMENTATION = {"tf_models": ("mobilenet_v2", "resnet_101"), "deeplab": ("mobilenet_v2", "xception_65")}
+
+
 def _train_cross_problems(config: dict) -> list[tuple[list, str]]:
     """Rules across keys; run only on a schema-valid, complete config so every value has its declared type."""
     problems = []
@@ -120,6 +155,10 @@ def _train_cross_problems(config: dict) -> list[tuple[list, str]]:
     model = config["model"]
     if model["backbone"] != "mobilenet_v2" and model["depth_multiplier"] != 1.0:
         problems.append((["model", "depth_multiplier"], "only applies to backbone mobilenet_v2"))
+    backbones = _BACKBONES_BY_IMPLEMENTATION[model["implementation"]]
+    if model["backbone"] not in backbones:
+        problems.append((["model", "implementation"], f"{_dump(model['implementation'])} has no backbone "
+                         f"{_dump(model['backbone'])} (it has: {', '.join(backbones)})"))
     smallest = 2 * model["output_stride"]
     for side in ("width", "height"):
         size = config["input_size"][side]
@@ -127,6 +166,13 @@ def _train_cross_problems(config: dict) -> list[tuple[list, str]]:
             problems.append(
                 (["input_size", side], f"{size} is too small for model.output_stride {model['output_stride']} (minimum {smallest})")
             )
+    schedule = config["lr_schedule"]
+    if schedule["name"] != "constant" and schedule["end_lr"] > config["lr"]:
+        problems.append((["lr_schedule", "end_lr"], f"{schedule['end_lr']} is greater than lr {config['lr']}: the schedule only decays"))
+    for split, spec in config["augmentations"].items():
+        if spec is not None:  # null = the default pipeline for input_size, right by construction
+            problems += [(["augmentations", split, *path], message) for path, message
+                         in pipeline_problems(spec, config["input_size"]["height"], config["input_size"]["width"])]
     return problems
 
 
@@ -136,15 +182,17 @@ def validate_train_config(config: dict, where: str) -> None:
     _raise_if_any(problems or _train_cross_problems(config), where)
 
 
+def _infer_cross_problems(config: dict) -> list[tuple[list, str]]:
+    """A sliding window must move: its overlap has to be smaller than the window."""
+    mode = config["mode"]
+    if mode["name"] != "sliding_window":
+        return []
+    return [(["mode", "min_overlap", axis], f"{mode['min_overlap'][axis]} must be less than mode.window.{side} "
+                                            f"({mode['window'][side]}), or the window never moves")
+            for axis, side in (("x", "width"), ("y", "height")) if mode["min_overlap"][axis] >= mode["window"][side]]
+
+
 def validate_infer_config(config: dict, where: str) -> None:
     """Raise ConfigError for an inference config that is not usable; `where` prefixes each line."""
-    schema = load_schema("infer")
-    mode = config.get("mode")
-    name = mode.get("name") if isinstance(mode, dict) else None
-    if name in NOT_IMPLEMENTED_MODES:
-        available = ", ".join(schema["properties"]["mode"]["properties"]["name"]["enum"])
-        problems = [(["mode", "name"], f"{_dump(name)} is not implemented yet (available: {available})")]
-        problems += schema_problems({k: v for k, v in config.items() if k != "mode"}, schema)
-    else:
-        problems = schema_problems(config, schema)
-    _raise_if_any(problems, where)
+    problems = schema_problems(config, infer_schema_for(config))
+    _raise_if_any(problems or _infer_cross_problems(config), where)

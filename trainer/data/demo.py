@@ -10,13 +10,15 @@ import json
 import os
 import shutil
 import tempfile
+from collections import defaultdict
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from trainer.data.geometry import encode_bitmap, mask_bbox, rasterize
-from trainer.data.supervisely import ObjectAnn
+from trainer.data.masks import CLASSES_FILE, IGNORE_VALUE
+from trainer.data.supervisely import ObjectAnn, read_project
 
 DEMO_NAME = "demo-v1"
 DATASETS = ("ds1", "ds2")
@@ -32,6 +34,7 @@ _META_COLORS = {
 }
 _CLASS_SHAPES = {"circle": "bitmap", "square": "rectangle", "ring": "polygon", "triangle": "polygon"}
 _PAINT_RGB = {"circle": (225, 45, 40), "square": (40, 80, 225), "ring": (40, 200, 70), "triangle": (240, 205, 30)}
+MASK_CLASSES = ("bg", *SHAPES)  # mask value = position in classes.txt; neutral patches become 255 (ignore)
 
 
 def write_synthetic_project(
@@ -43,15 +46,18 @@ def write_synthetic_project(
     seed: int = 0,
     with_neutral: bool = True,
     with_bg_class: bool = False,
+    shapes: tuple[int, int] = (1, 4),
 ) -> Path:
-    """`size` is (height, width). The same arguments always give byte-identical files."""
+    """`size` is (height, width); `shapes` the least and most shapes per image. The same arguments always give
+    byte-identical files."""
     root = Path(root)
     rng = np.random.default_rng(seed)
     _write_json(root / "meta.json", _meta(with_neutral, with_bg_class))
     for i in range(train + val):
         dataset_dir = root / DATASETS[i % len(DATASETS)]
         name = f"img_{i:04d}" + (".png" if i % 4 == 3 else ".jpg")
-        image, objects = _draw_sample(rng, size, with_neutral=with_neutral and i % 3 == 0, markers=i % 5 == 0)
+        image, objects = _draw_sample(rng, size, shapes, with_neutral=with_neutral and i % 3 == 0,
+                                      markers=i % 5 == 0)
         ann = {
             "description": "",
             "size": {"height": size[0], "width": size[1]},
@@ -60,6 +66,31 @@ def write_synthetic_project(
         }
         _write_image(dataset_dir / "img" / name, image)
         _write_json(dataset_dir / "ann" / f"{name}.json", ann)
+    return root
+
+
+def write_synthetic_mask_project(root: Path, *, train: int, val: int, size: tuple[int, int] = (160, 160),
+                                 seed: int = 0, layout: str = "lists") -> Path:
+    """The same images and ground truth in the mask-folder format; `layout` "lists" (splits/<tag>.txt) or
+    "folders" (one sub-folder per split)."""
+    root = Path(root)
+    values = {title: value for value, title in enumerate(MASK_CLASSES)} | {"neutral": IGNORE_VALUE}
+    lists: dict[str, list[str]] = defaultdict(list)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = read_project(write_synthetic_project(Path(tmp), train=train, val=val, size=size, seed=seed))
+        for sample in source.samples:
+            [split] = sample.tags
+            folder = split if layout == "folders" else ""
+            (root / "images" / folder).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(sample.image_path, root / "images" / folder / sample.name)
+            mask = rasterize(sample.objects, sample.height, sample.width, values)
+            _write_image(root / "masks" / folder / f"{Path(sample.name).stem}.png", mask)
+            lists[split].append(Path(sample.name).stem)
+    (root / CLASSES_FILE).write_text("\n".join(MASK_CLASSES) + "\n", encoding="utf-8")
+    if layout == "lists":
+        (root / "splits").mkdir()
+        for split, stems in lists.items():
+            (root / "splits" / f"{split}.txt").write_text("\n".join(stems) + "\n", encoding="utf-8")
     return root
 
 
@@ -98,7 +129,7 @@ def _meta(with_neutral: bool, with_bg_class: bool) -> dict:
 
 
 def _draw_sample(
-    rng: np.random.Generator, size: tuple[int, int], *, with_neutral: bool, markers: bool
+    rng: np.random.Generator, size: tuple[int, int], shapes: tuple[int, int], *, with_neutral: bool, markers: bool
 ) -> tuple[np.ndarray, list[dict]]:
     """Paints each object through the same rasterizer that builds ground truth, so pixels and labels agree."""
     height, width = size
@@ -106,7 +137,7 @@ def _draw_sample(
     objects = []
     if with_neutral:
         objects.append(_neutral(rng, image))
-    for _ in range(rng.integers(1, 5)):
+    for _ in range(rng.integers(shapes[0], shapes[1] + 1)):
         title = SHAPES[rng.integers(len(SHAPES))]
         raw, obj = _GENERATORS[title](rng, height, width)
         mask = rasterize([obj], height, width, {title: 1}).astype(bool)
@@ -195,10 +226,12 @@ def _object(title: str, shape: str, **geometry: dict) -> dict:
     return {"classTitle": title, "description": "", "tags": [], "geometryType": shape, **geometry}
 
 
-def _write_image(path: Path, rgb: np.ndarray) -> None:
+def _write_image(path: Path, pixels: np.ndarray) -> None:
+    """RGB, or one channel (a mask) as it is."""
     path.parent.mkdir(parents=True, exist_ok=True)
     params = [cv2.IMWRITE_JPEG_QUALITY, 92] if path.suffix == ".jpg" else []
-    ok, data = cv2.imencode(path.suffix, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
+    ok, data = cv2.imencode(path.suffix, cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR) if pixels.ndim == 3 else pixels,
+                            params)
     if not ok:
         raise RuntimeError(f"cannot encode {path.name}")
     path.write_bytes(data.tobytes())

@@ -6,14 +6,28 @@ import base64
 import binascii
 import io
 import zlib
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 from PIL import Image
 
+from trainer.data.images import read_index_mask
+
 if TYPE_CHECKING:
     from trainer.data.supervisely import ObjectAnn
+
+LABEL_MASK = "label_mask"
+
+
+@dataclass(frozen=True)
+class LabelMask:
+    """A whole image's ground truth as a PNG of class indices (mask-folder projects), read only when drawn."""
+
+    path: Path
+    titles: tuple[str, ...]  # the class title of each mask value 0…N-1; 255 means "ignore"
 
 
 def decode_bitmap(data: str) -> np.ndarray:
@@ -48,9 +62,26 @@ def rasterize(
     """Ground truth is painted in annotation order, so a later object wins where objects overlap."""
     out = np.zeros((height, width), np.uint8)
     for obj in objects:
-        value = title_to_value[obj.class_title]
-        _DRAW[obj.shape](out, obj.data, value)
+        if obj.shape == LABEL_MASK:
+            _draw_label_mask(out, obj.data, title_to_value)
+        else:
+            _DRAW[obj.shape](out, obj.data, title_to_value[obj.class_title])
     return out
+
+
+def outside_image(obj: ObjectAnn, height: int, width: int) -> str | None:
+    """Why an object is drawn only in part or not at all, judged on the pixels it covers; None if it fits."""
+    left, top, right, bottom = object_extent(obj)
+    if right < 0 or bottom < 0 or left >= width or top >= height:
+        return f"entirely outside the {width}×{height} image: draws nothing"
+    if left < 0 or top < 0 or right >= width or bottom >= height:
+        return f"partly outside the {width}×{height} image: clipped"
+    return None
+
+
+def object_extent(obj: ObjectAnn) -> tuple[int, int, int, int]:
+    """Inclusive (left, top, right, bottom) pixel bounds of an area object (the boxes of the bboxes inference mode)."""
+    return _EXTENT[obj.shape](obj.data)
 
 
 def mask_bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -83,13 +114,17 @@ def _draw_polygon(out: np.ndarray, data: tuple[np.ndarray, list[np.ndarray]], va
 
 
 def _draw_rectangle(out: np.ndarray, data: tuple[float, float, float, float], value: int) -> None:
-    x1, y1, x2, y2 = (round(v) for v in data)
-    left, right = sorted((x1, x2))
-    top, bottom = sorted((y1, y2))
+    left, top, right, bottom = _rectangle_extent(data)
     height, width = out.shape
     rows = slice(min(max(top, 0), height), min(max(bottom + 1, 0), height))
     cols = slice(min(max(left, 0), width), min(max(right + 1, 0), width))
     out[rows, cols] = value
+
+
+def _draw_label_mask(out: np.ndarray, data: LabelMask, title_to_value: dict[str, int]) -> None:
+    lut = np.arange(256, dtype=np.uint8)  # 255 stays 255: the format's "ignore" is the ignore label
+    lut[: len(data.titles)] = [title_to_value[title] for title in data.titles]
+    out[...] = lut[read_index_mask(data.path)]
 
 
 def _int_points(points: np.ndarray) -> np.ndarray:
@@ -97,4 +132,23 @@ def _int_points(points: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.rint(points), dtype=np.int32)
 
 
+def _rectangle_extent(data: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+    """Inclusive pixel bounds whatever the corner order."""
+    x1, y1, x2, y2 = (round(v) for v in data)
+    return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
+
+
+def _polygon_extent(data: tuple[np.ndarray, list[np.ndarray]]) -> tuple[int, int, int, int]:
+    points = _int_points(data[0])  # holes lie inside the exterior
+    (left, top), (right, bottom) = points.min(axis=0), points.max(axis=0)
+    return int(left), int(top), int(right), int(bottom)
+
+
+def _bitmap_extent(data: tuple[np.ndarray, int, int]) -> tuple[int, int, int, int]:
+    mask, x, y = data
+    top, left, bottom, right = mask_bbox(mask)  # bitmaps are never empty (the reader refuses them)
+    return x + left, y + top, x + right, y + bottom
+
+
 _DRAW = {"bitmap": _draw_bitmap, "polygon": _draw_polygon, "rectangle": _draw_rectangle}
+_EXTENT = {"bitmap": _bitmap_extent, "polygon": _polygon_extent, "rectangle": _rectangle_extent}

@@ -1,4 +1,9 @@
-"""Image loading with one colour convention (RGB uint8, 3 channels) whatever the file holds."""
+"""Image loading with one colour convention (RGB uint8, 3 channels) whatever the file holds.
+
+The rule, as the Supervisely SDK reads images (OpenCV's colour decoding): EXIF orientation is applied, grey
+levels are repeated into three channels, an alpha channel is dropped (colours as stored, no compositing),
+16-bit samples are scaled to 8 bits by keeping the high byte. A truncated file is unreadable, not padded.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +11,45 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from trainer.errors import DataError
 
+INDEX_MASK_MODES = frozenset({"L", "P", "1"})  # one value per pixel: greyscale, palette indices, bilevel
 
-def read_image(path: Path) -> np.ndarray:
-    """Decodes from bytes so non-ASCII paths work; EXIF orientation is applied, as the Supervisely SDK's reader does."""
+
+def decode_image(path: Path) -> np.ndarray:
+    """The RGB image, or ValueError saying why the file is not one (callers add the file's name)."""
     try:
         data = np.fromfile(path, np.uint8)
     except OSError as error:
-        raise DataError(f"{path}: cannot read image ({error.strerror or error})") from None
+        raise ValueError(f"cannot read image ({error.strerror or error})") from None
     try:
         image = cv2.imdecode(data, cv2.IMREAD_COLOR_RGB) if data.size else None
     except cv2.error:
         image = None
     if image is None:
-        raise DataError(f"{path}: not a readable image (unknown format or corrupted)")
+        raise ValueError("not a readable image (unknown format, truncated or corrupted)")
     return image
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Decodes from bytes so non-ASCII paths work."""
+    try:
+        return decode_image(path)
+    except ValueError as error:
+        raise DataError(f"{path}: {error}") from None
+
+
+def read_index_mask(path: Path) -> np.ndarray:
+    """A PNG of class indices as uint8 [H, W]. PIL, not OpenCV: OpenCV turns palette indices into colours."""
+    try:
+        with Image.open(path) as image:
+            if image.format != "PNG":
+                raise ValueError(f"not a PNG ({image.format} image): masks must be lossless")
+            if image.mode not in INDEX_MASK_MODES:
+                raise ValueError(f"is a {image.mode} PNG: a mask must be 8-bit greyscale or palette "
+                                 "(one class index per pixel)")
+            return np.asarray(image, dtype=np.uint8)
+    except OSError as error:  # PIL's UnidentifiedImageError and truncated data are OSErrors
+        raise ValueError(f"not a readable PNG ({error})") from None

@@ -6,10 +6,13 @@ from trainer.data.supervisely import Sample
 from trainer.errors import DataError
 
 
+def split_members(samples: list[Sample], tag: str) -> list[Sample]:
+    return [s for s in samples if tag in s.tags]
+
+
 def split_samples(samples: list[Sample], train_tag: str, val_tag: str) -> tuple[list[Sample], list[Sample]]:
     """An image tagged with both lands in both splits, which the plugin allowed."""
-    train = [s for s in samples if train_tag in s.tags]
-    val = [s for s in samples if val_tag in s.tags]
+    train, val = split_members(samples, train_tag), split_members(samples, val_tag)
     empty = [tag for tag, split in ((train_tag, train), (val_tag, val)) if not split]
     if empty:
         raise DataError(*(f'There are no annotations with tag "{tag}"' for tag in empty))

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import re
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from trainer.data.geometry import decode_bitmap
+from trainer.data.geometry import decode_bitmap, outside_image
 from trainer.errors import DataError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".mpo", ".bmp", ".png", ".webp"})
@@ -39,7 +41,7 @@ class ProjectMeta:
 @dataclass
 class ObjectAnn:
     index: int
-    class_title: str
+    class_title: str | None  # None for a label mask, whose values name the classes (geometry.LabelMask)
     shape: str
     data: object
 
@@ -63,6 +65,7 @@ class Problem:
     file: str
     object_index: int | None
     message: str
+    tags: frozenset[str] | None = None  # the sample's image tags (its splits); None when they cannot be read
 
     def __str__(self) -> str:
         where = f'dataset "{self.dataset}", {self.file}'
@@ -78,6 +81,16 @@ class Project:
     samples: list[Sample]
     skipped_shapes: dict[tuple[str, str], int]
     problems: list[Problem]
+    warnings: list[Problem] = field(default_factory=list)  # usable samples with something to tell (clipping)
+    format: str = "supervisely"
+
+
+@dataclass
+class _Found:
+    samples: list[Sample] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    skipped: Counter = field(default_factory=Counter)
 
 
 class _Invalid(Exception):
@@ -109,19 +122,29 @@ def read_project(root: Path) -> Project:
         raise DataError(f"{root}: project folder not found")
     meta = read_meta(root)
     classes = {c.title: c for c in meta.classes}
-    samples: list[Sample] = []
-    problems: list[Problem] = []
-    skipped: Counter[tuple[str, str]] = Counter()
-    for dataset_dir in _dataset_dirs(root):
-        for image_path in _image_files(dataset_dir / "img"):
-            sample, sample_problems, sample_skipped = _read_sample(dataset_dir, image_path, classes)
-            if sample_problems:
-                problems.extend(sample_problems)
-            else:
-                samples.append(sample)
-                skipped.update(sample_skipped)
-    samples.sort(key=lambda s: (s.dataset, s.name))
-    return Project(root=root, meta=meta, samples=samples, skipped_shapes=dict(skipped), problems=problems)
+    found = _Found()
+    with _collector_paused():
+        for dataset_dir in _dataset_dirs(root):
+            images = list_files(dataset_dir / "img")
+            for image_path in images:
+                _read_sample(dataset_dir, image_path, classes, found)
+            _find_orphan_annotations(dataset_dir, images, found)
+    found.samples.sort(key=lambda s: (s.dataset, s.name))
+    return Project(root=root, meta=meta, samples=found.samples, skipped_shapes=dict(found.skipped),
+                   problems=found.problems, warnings=found.warnings)
+
+
+@contextmanager
+def _collector_paused():
+    """Annotations become millions of small objects that all stay alive; Python's cyclic collector would scan the
+    growing heap again and again, making reading superlinear. They form no cycles, so collecting can wait."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _load_json(path: Path) -> object:
@@ -203,12 +226,13 @@ def _dataset_dirs(root: Path) -> list[Path]:
     return candidates
 
 
-def _image_files(folder: Path) -> list[Path]:
-    """Hidden files (macOS `._a.jpg` forks) are not images even when their extension says so."""
+def list_files(folder: Path, extensions=IMAGE_EXTENSIONS) -> list[Path]:
+    """Files with one of the extensions, in any case. Hidden files (macOS `._a.jpg` forks) are not images even when
+    their extension says so."""
     return sorted(
         p
         for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+        if p.is_file() and p.suffix.lower() in extensions and not p.name.startswith(".")
     )
 
 
@@ -220,42 +244,68 @@ def _annotation_path(dataset_dir: Path, image_path: Path) -> Path | None:
     return None
 
 
-def _read_sample(
-    dataset_dir: Path, image_path: Path, classes: dict[str, MetaClass]
-) -> tuple[Sample | None, list[Problem], Counter]:
-    """The sample and its skipped-shape counts, or None and every problem found in its annotation."""
+def _read_sample(dataset_dir: Path, image_path: Path, classes: dict[str, MetaClass], found: _Found) -> None:
+    """Adds the sample (with its skipped shapes and clipping warnings), or every problem of its annotation."""
     dataset = dataset_dir.name
     ann_path = _annotation_path(dataset_dir, image_path)
     if ann_path is None:
         message = f"no annotation (looked for ann/{image_path.name}.json and ann/{image_path.stem}.json)"
-        return None, [Problem(dataset, f"img/{image_path.name}", None, message)], Counter()
+        found.problems.append(Problem(dataset, f"img/{image_path.name}", None, message))
+        return
     file = f"ann/{ann_path.name}"
+    tags = None
     try:
-        raw, height, width, tags, raw_objects = _read_annotation(ann_path)
+        raw = _annotation_json(ann_path)
+        tags = _image_tags(raw.get("tags", []))
+        height, width = _image_size(raw.get("size"))
+        raw_objects = raw.get("objects", [])
+        if not isinstance(raw_objects, list):
+            raise _Invalid('"objects" must be a list')
     except _Invalid as error:
-        return None, [Problem(dataset, file, None, str(error))], Counter()
+        found.problems.append(Problem(dataset, file, None, str(error), _frozen(tags)))
+        return
     parsed, errors = _parse_objects(raw_objects, classes)
     if errors:
-        return None, [Problem(dataset, file, index, message) for index, message in errors], Counter()
-    skipped = Counter((o.class_title, o.shape) for o in parsed if o.shape in SKIPPED_SHAPES)
+        found.problems.extend(Problem(dataset, file, index, message, frozenset(tags)) for index, message in errors)
+        return
     objects = [o for o in parsed if o.shape in AREA_SHAPES]
-    sample = Sample(dataset, image_path.name, image_path, ann_path, height, width, tags, objects, raw)
-    return sample, [], skipped
+    found.samples.append(Sample(dataset, image_path.name, image_path, ann_path, height, width, tags, objects, raw))
+    found.skipped.update((o.class_title, o.shape) for o in parsed if o.shape in SKIPPED_SHAPES)
+    for obj in objects:
+        message = outside_image(obj, height, width)
+        if message:
+            found.warnings.append(Problem(dataset, file, obj.index, message, frozenset(tags)))
 
 
-def _read_annotation(path: Path) -> tuple[dict, int, int, set[str], list]:
+def _find_orphan_annotations(dataset_dir: Path, images: list[Path], found: _Found) -> None:
+    """An annotation matching no image (by full name or, legacy, by stem) is a sample whose image is missing."""
+    names = {p.name for p in images} | {p.stem for p in images}
+    for path in list_files(dataset_dir / "ann", {".json"}):
+        base = path.name[: -len(".json")]
+        if base in names:
+            continue
+        wanted = base if Path(base).suffix.lower() in IMAGE_EXTENSIONS else f"{base}.*"
+        try:
+            tags = _image_tags(_annotation_json(path).get("tags", []))
+        except _Invalid:
+            tags = None
+        found.problems.append(
+            Problem(dataset_dir.name, f"ann/{path.name}", None, f"no image img/{wanted} for this annotation",
+                    _frozen(tags)))
+
+
+def _frozen(tags: set[str] | None) -> frozenset[str] | None:
+    return None if tags is None else frozenset(tags)
+
+
+def _annotation_json(path: Path) -> dict:
     try:
         raw = _load_json(path)
     except ValueError as error:
         raise _Invalid(str(error)) from None
     if not isinstance(raw, dict):
         raise _Invalid("must be a JSON object")
-    height, width = _image_size(raw.get("size"))
-    tags = _image_tags(raw.get("tags", []))
-    raw_objects = raw.get("objects", [])
-    if not isinstance(raw_objects, list):
-        raise _Invalid('"objects" must be a list')
-    return raw, height, width, tags, raw_objects
+    return raw
 
 
 def _parse_objects(raw_objects: list, classes: dict[str, MetaClass]) -> tuple[list[ObjectAnn], list[tuple[int, str]]]:

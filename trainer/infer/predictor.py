@@ -1,33 +1,52 @@
-"""A trained checkpoint applied to whole images (the plugin's full_image mode)."""
+"""A segmentation model applied to image crops: the one step every inference mode runs."""
 from pathlib import Path
 
 import cv2
 import numpy as np
 import tensorflow as tf
 
+from trainer.data.classes import ClassMapping
+from trainer.infer.tta import average_scores, scaled_sizes
 from trainer.model.builder import build_model
 from trainer.model.checkpoints import read_info, restore_model
 
 
 class Predictor:
-    """Resize to the training input size, softmax, resize the probabilities back (bilinear), argmax."""
+    """Softmax scores of same-size crops at the crops' own size (the plugin's full_image step, per crop).
 
-    def __init__(self, checkpoint_dir: Path):
-        self.info = read_info(checkpoint_dir)
-        settings = self.info["settings"]
-        self.out_classes = self.info["out_classes"]
-        self.height, self.width = settings["input_size"]["height"], settings["input_size"]["width"]
-        self.model = build_model(settings["model"], len(self.out_classes))
-        restore_model(self.model, checkpoint_dir)
-        self._scores = tf.function(self._scores_fn, input_signature=(
-            tf.TensorSpec([1, self.height, self.width, 3], tf.float32), tf.TensorSpec([2], tf.int32)))
+    Each crop is resized to the model's input size (times each TTA scale), scored, and the scores are resized
+    back bilinearly. The model is any tf_keras model mapping RGB 0..255 to logits at its input resolution, so
+    tests can inject one whose scores are a known function of the pixels.
+    """
 
-    def _scores_fn(self, image, size):
-        probabilities = tf.nn.softmax(self.model(image, training=False), axis=-1)
-        return tf.image.resize(probabilities, size, method="bilinear")[0]
+    def __init__(self, model, classes: ClassMapping, input_size: tuple[int, int], tta: dict, source: str):
+        self.model, self.classes, self.source = model, classes, source
+        self.sizes = scaled_sizes(*input_size, tta["scales"])
+        self.flip = tta["flip"]
+        # One trace for every crop size, batch size and image: shapes are left open.
+        views = tuple(tf.TensorSpec([None, None, None, 3], tf.float32) for _ in self.sizes)
+        self._scores = tf.function(self._scores_fn, input_signature=(views, tf.TensorSpec([2], tf.int32)))
 
-    def class_map(self, image: np.ndarray) -> np.ndarray:
-        """Class index per pixel of an RGB uint8 image, at the image's own size."""
-        resized = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
-        scores = self._scores(resized[np.newaxis].astype(np.float32), np.array(image.shape[:2], np.int32))
-        return np.argmax(scores.numpy(), axis=-1).astype(np.int32)
+    @classmethod
+    def from_checkpoint(cls, checkpoint_dir: Path, tta: dict) -> "Predictor":
+        info = read_info(checkpoint_dir)
+        settings = info["settings"]
+        classes = ClassMapping(info["class_title_to_idx"], info["out_classes"], info["neutral_class"])
+        model = build_model(settings["model"], len(classes.out_classes))
+        restore_model(model, checkpoint_dir)
+        size = (settings["input_size"]["height"], settings["input_size"]["width"])
+        return cls(model, classes, size, tta, str(checkpoint_dir.resolve()))
+
+    @property
+    def traces(self) -> int:
+        """How many times the model graph was traced (1 unless something forces a retrace)."""
+        return self._scores.experimental_get_tracing_count()
+
+    def scores(self, crops: np.ndarray) -> np.ndarray:
+        """[B, h, w, 3] uint8 crops → [B, h, w, classes] float32 mean softmax scores."""
+        views = tuple(np.stack([cv2.resize(crop, (w, h), interpolation=cv2.INTER_LINEAR) for crop in crops])
+                      .astype(np.float32) for h, w in self.sizes)
+        return self._scores(views, np.array(crops.shape[1:3], np.int32)).numpy()
+
+    def _scores_fn(self, views, size):
+        return average_scores(self.model, views, size, self.flip)

@@ -1,25 +1,113 @@
-"""Inference over a whole project (full_image mode), written as a new Supervisely project."""
-from pathlib import Path
+"""Inference over a project: each image planned by the mode, scored, and written into a new Supervisely project.
 
-from trainer.data.images import read_image
-from trainer.data.supervisely import Project
+Images are decoded ahead of the model and written behind it in other threads, so the model rarely waits.
+"""
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from trainer.data.images import decode_image
+from trainer.data.supervisely import Project, Sample
+from trainer.errors import DataError
+from trainer.infer.annotation import output_classes, output_meta, prediction_objects
+from trainer.infer.evaluate import Evaluation
+from trainer.infer.modes import make_mode
+from trainer.infer.modes.scores import Plan, class_map
+from trainer.infer.pipeline import Behind, ahead
 from trainer.infer.predictor import Predictor
-from trainer.infer.writer import ProjectWriter, output_classes, output_meta, prediction_objects
-from trainer.progress import Progress
+from trainer.infer.visualize import index_png, overlay_png
+from trainer.infer.writer import ProjectWriter
+from trainer.progress import Progress, fmt_metric, say
+from trainer.train.logs import per_class_table
+
+_LOADERS = 2  # decoding threads
+_DEPTH = 4  # images decoded ahead of the model, and results queued behind it
 
 
-def infer_project(mode: dict, checkpoint: Path, project: Project, output: Path) -> None:
-    predictor = Predictor(checkpoint)
-    model_classes = mode["model_classes"]
-    classes = output_classes(predictor.out_classes, model_classes["save_classes"], model_classes["add_suffix"])
-    writer = ProjectWriter(output, output_meta(project.meta.raw, list(classes.values())))
-    progress = Progress("image", len(project.samples), "img")
+@dataclass(frozen=True)
+class Options:
+    save_masks: bool = False
+    evaluate_tag: str | None = None  # None: no evaluation
+    resume: bool = False
+
+
+@dataclass
+class _Loaded:
+    image: np.ndarray | None = None
+    plan: Plan | None = None
+    failure: str | None = None
+
+
+def infer_project(cfg: dict, predictor: Predictor, project: Project, output, options: Options = Options()) -> list[str]:
+    """Annotate every readable image into `output`; returns one line per image skipped or failed."""
+    mode = make_mode(cfg["mode"], project.meta)
+    saved = cfg["mode"]["model_classes"]
+    classes = output_classes(predictor.classes.out_classes, saved["save_classes"], saved["add_suffix"])
+    meta = output_meta(project.meta.raw, list(classes.values()) + mode.classes)
+    evaluation = None if options.evaluate_tag is None else Evaluation(project, predictor.classes, options.evaluate_tag)
+    run = {"config": cfg, "model": predictor.source, "project": str(project.root.resolve()),
+           "save_masks": options.save_masks, "evaluate_tag": options.evaluate_tag}
+    writer = ProjectWriter(output, run, meta, options.resume)
+    earlier = sum("failed" not in r for r in writer.finished.values())
+    todo = [s for s in project.samples if (s.dataset, s.name) not in writer.finished]
+    if options.resume:
+        say(f"resuming: {earlier} image(s) finished earlier, {len(todo)} to go")
+
+    def load(sample: Sample) -> _Loaded:
+        try:
+            image = decode_image(sample.image_path)
+        except ValueError as error:
+            return _Loaded(failure=str(error))
+        try:
+            return _Loaded(image, mode.plan(sample, *image.shape[:2]))
+        except DataError as error:
+            return _Loaded(failure="; ".join(error.lines))
+
+    def write(sample: Sample, image: np.ndarray, plan: Plan, predicted: np.ndarray) -> None:
+        objects = list(sample.raw_ann.get("objects", [])) + prediction_objects(predicted, classes) + plan.objects
+        files = {}
+        if options.save_masks:
+            files[f"{sample.dataset}/masks_machine/{sample.name}.png"] = index_png(predicted)
+            files[f"{sample.dataset}/masks_human/{sample.name}.png"] = overlay_png(
+                image, predicted, predictor.classes.out_classes)
+        record = {"confusion": evaluation.confusion(sample, predicted)} if evaluation and evaluation.covers(sample) else {}
+        writer.add(sample, {**sample.raw_ann, "objects": objects}, files, record)
+
+    progress = Progress("image", len(todo), "img")
     try:
-        for done, sample in enumerate(project.samples, start=1):
-            class_map = predictor.class_map(read_image(sample.image_path))
-            writer.add(sample, prediction_objects(class_map, classes))
-            progress.update(done, done)
-        writer.finish()
+        with ThreadPoolExecutor(_LOADERS) as loaders, ThreadPoolExecutor(1) as disk:
+            behind = Behind(disk, _DEPTH)
+            for done, (sample, loaded) in enumerate(ahead(loaders, load, todo, _DEPTH), start=1):
+                if loaded.failure is None:
+                    predicted = class_map(predictor, loaded.image, loaded.plan.regions, cfg["batch_size"])
+                    behind.submit(write, sample, loaded.image, loaded.plan, predicted)
+                else:
+                    behind.submit(writer.fail, sample, loaded.failure)
+                progress.update(done, done)
+            behind.drain()
     except BaseException:
-        writer.abandon()
+        say(f"stopped with {len(writer.finished)} image(s) finished, kept in {writer.partial}: rerun the same "
+            "command with --resume to continue")
         raise
+    return _finish(project, writer, evaluation, earlier)
+
+
+def _finish(project: Project, writer: ProjectWriter, evaluation: Evaluation | None, earlier: int) -> list[str]:
+    """The summary (and evaluation) over every finished image, this run's and earlier ones'; then the rename."""
+    records = list(writer.finished.values())
+    failed = [f'failed: dataset "{r["dataset"]}", img/{r["name"]}: {r["failed"]}' for r in records if "failed" in r]
+    skipped = [f"skipped: {problem}" for problem in project.problems]
+    skipped_images = len({(p.dataset, p.file) for p in project.problems})
+    say(f"summary: {len(records) - len(failed)} image(s) annotated ({earlier} of them in the earlier run), "
+        f"{skipped_images} skipped, {len(failed)} failed")
+    files = {}
+    if evaluation is not None:
+        report = evaluation.report([r["confusion"] for r in records if "confusion" in r])
+        say(f'evaluation on {report["images"]} image(s) tagged "{report["tag"]}": mean IoU '
+            f'{fmt_metric(report["mean_iou"])}  pixel accuracy {fmt_metric(report["pixel_accuracy"])}')
+        say(per_class_table(report["per_class_iou"]))
+        files["metrics.json"] = (json.dumps(report, indent=2) + "\n").encode("utf-8")
+    writer.finish(files)
+    return skipped + failed

@@ -1,75 +1,119 @@
-"""The output Supervisely project: input meta and annotations kept, model predictions added as bitmaps."""
+"""The output project, built in a hidden sibling folder and renamed into place only when complete.
+
+The unfinished folder holds a marker naming the run that started it (config, model, project, flags) and a
+ledger with one line per finished image, so `--resume` continues that run, and only that run, after its last
+finished image. Every file is written atomically and an image's ledger line comes after its files, so an
+interrupted image is redone in full and a finished one is never written again.
+"""
+import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
-from trainer.data.geometry import encode_bitmap, mask_bbox
 from trainer.data.supervisely import Sample
 from trainer.errors import UserError
-from trainer.io import write_json
+from trainer.io import atomic_path, write_json
+
+MARKER = ".unfinished-run.json"
+LEDGER = ".finished-images.jsonl"
 
 
-def output_classes(out_classes: list[dict], save_classes, suffix: str) -> dict[int, dict]:
-    """Model class index → output meta class (renamed with the suffix), for the classes to save."""
-    titles = [c["title"] for c in out_classes]
-    if save_classes != "__all__":
-        unknown = [t for t in save_classes if t not in titles]
-        if unknown:
-            raise UserError(f"mode.model_classes.save_classes: {', '.join(map(repr, unknown))} not among "
-                            f"the model's classes ({', '.join(titles)})")
-    return {i: {"title": c["title"] + suffix, "shape": "bitmap", "color": c["color"], "geometry_config": {}}
-            for i, c in enumerate(out_classes) if save_classes == "__all__" or c["title"] in save_classes}
-
-
-def output_meta(input_meta: dict, added: list[dict]) -> dict:
-    existing = {c["title"] for c in input_meta.get("classes", [])}
-    clashes = sorted(c["title"] for c in added if c["title"] in existing)
-    if clashes:
-        raise UserError(f"mode.model_classes.add_suffix: the output class titles {clashes} already exist in "
-                        "the input project: choose another suffix")
-    return {**input_meta, "classes": list(input_meta.get("classes", [])) + added}
-
-
-def prediction_objects(class_map: np.ndarray, classes: dict[int, dict]) -> list[dict]:
-    """One bitmap object per saved class present in the prediction, tightly cropped, with its origin."""
-    objects = []
-    for index, cls in classes.items():
-        mask = class_map == index
-        box = mask_bbox(mask)
-        if box is None:
-            continue
-        top, left, bottom, right = box
-        objects.append({"classTitle": cls["title"], "description": "", "tags": [], "geometryType": "bitmap",
-                        "bitmap": {"data": encode_bitmap(mask[top:bottom + 1, left:right + 1]),
-                                   "origin": [int(left), int(top)]}})
-    return objects
+def unfinished_dir(output: Path) -> Path:
+    return output.parent / f".{output.name}.partial"
 
 
 class ProjectWriter:
-    """Builds the project in a hidden sibling folder and renames it into place when complete."""
+    def __init__(self, output: Path, run: dict, meta: dict, resume: bool):
+        self.output, self.partial = output, unfinished_dir(output)
+        if resume:
+            self._check_resumable(run, meta)
+        else:
+            self._start(run, meta)
+        self.ledger = self.partial / LEDGER
+        self.finished = self._read_ledger()
 
-    def __init__(self, output: Path, meta: dict):
-        self.output = output
-        output.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}.tmp-"))
-        write_json(self.tmp / "meta.json", meta)
+    def _start(self, run: dict, meta: dict) -> None:
+        if self.partial.exists():
+            raise UserError(f"output folder {self.output}: an unfinished run of it is in {self.partial}: add "
+                            "--resume to continue it, or delete that folder to start again")
+        self.output.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=self.output.parent, prefix=f".{self.output.name}.new-"))
+        write_json(staging / "meta.json", meta)
+        write_json(staging / MARKER, run)
+        os.replace(staging, self.partial)  # the folder appears with its marker, or not at all
 
-    def add(self, sample: Sample, objects: list[dict]) -> None:
-        dataset = self.tmp / sample.dataset
+    def _check_resumable(self, run: dict, meta: dict) -> None:
+        marker = self.partial / MARKER
+        if not marker.is_file():
+            raise UserError(f"--resume: there is no unfinished run of {self.output} to continue "
+                            f"(looked for {self.partial})")
+        started = json.loads(marker.read_text(encoding="utf-8"))
+        changes = [f"--resume: the unfinished run in {self.partial} was started with {key} {json.dumps(then)}, "
+                   f"now {json.dumps(now)}" for key, then, now in _differences(started, run)]
+        if json.loads((self.partial / "meta.json").read_text(encoding="utf-8")) != meta:
+            changes.append(f"--resume: the project's meta.json changed since the run in {self.partial} started")
+        if changes:
+            raise UserError(*changes, "rerun exactly the command that started it, or delete that folder to start again")
+
+    def _read_ledger(self) -> dict[tuple[str, str], dict]:
+        """Finished images by (dataset, name). A line cut short by a hard kill is dropped (its image is redone)."""
+        if not self.ledger.is_file():
+            return {}
+        records = []
+        for line in self.ledger.read_text(encoding="utf-8").splitlines():
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                break
+        with atomic_path(self.ledger) as tmp:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+        return {(r["dataset"], r["name"]): r for r in records}
+
+    def add(self, sample: Sample, ann: dict, files: dict[str, bytes], record: dict) -> None:
+        """The image (copied byte for byte), its extra files, its annotation, then its ledger line."""
+        dataset = self.partial / sample.dataset
         (dataset / "img").mkdir(parents=True, exist_ok=True)
         (dataset / "ann").mkdir(exist_ok=True)
-        shutil.copyfile(sample.image_path, dataset / "img" / sample.name)
-        ann = dict(sample.raw_ann)
-        ann["objects"] = list(ann.get("objects", [])) + objects
+        with atomic_path(dataset / "img" / sample.name) as tmp:
+            shutil.copyfile(sample.image_path, tmp)
+        self._write_files(files)
         write_json(dataset / "ann" / f"{sample.name}.json", ann)
+        self._log(sample, record)
 
-    def finish(self) -> None:
+    def fail(self, sample: Sample, reason: str) -> None:
+        self._log(sample, {"failed": reason})
+
+    def _log(self, sample: Sample, record: dict) -> None:
+        record = {"dataset": sample.dataset, "name": sample.name, **record}
+        with open(self.ledger, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        self.finished[(sample.dataset, sample.name)] = record
+
+    def _write_files(self, files: dict[str, bytes]) -> None:
+        for relative, data in files.items():
+            path = self.partial / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(data)
+
+    def finish(self, files: dict[str, bytes]) -> None:
+        """Add the run-level files, drop the resume bookkeeping, and rename the project into place."""
+        self._write_files(files)
+        (self.partial / MARKER).unlink()
+        self.ledger.unlink(missing_ok=True)
         if self.output.is_dir():
             self.output.rmdir()  # only an empty folder gets here (checked before the run)
-        os.replace(self.tmp, self.output)
+        os.replace(self.partial, self.output)
 
-    def abandon(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
+
+def _differences(then: dict, now: dict, prefix: str = "") -> list[tuple[str, object, object]]:
+    """(key path, old, new) for every leaf that differs between two nested dicts."""
+    out = []
+    for key in list(then) + [k for k in now if k not in then]:
+        a, b = then.get(key), now.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append((f"{prefix}{key}", a, b))
+    return out

@@ -9,6 +9,10 @@ from official.vision.configs import decoders as decoder_cfg
 from official.vision.configs import semantic_segmentation as seg_cfg
 from official.vision.modeling import factory
 
+from trainer.model.deeplab_head import LOGITS as DEEPLAB_LOGITS
+from trainer.model.deeplab_head import NETWORK_PREFIX as DEEPLAB_NETWORK_PREFIX
+from trainer.model.deeplab_head import deeplab_network
+
 # DeepLab's normalisation for MobileNetV2 and Xception: 0..255 → -1..1.
 _PIXEL_SCALE = 2.0 / 255.0
 
@@ -35,8 +39,17 @@ def _backbone_config(model_cfg: dict) -> backbone_cfg.Backbone:
     raise ValueError(f"unknown backbone {name!r}")  # the schema makes this unreachable for users
 
 
-def segmentation_config(model_cfg: dict, num_classes: int) -> seg_cfg.SemanticSegmentationModel:
-    """Our `model` group as tf-models-official's config object, so its factory builds the network."""
+# mixed_precision config value → Keras dtype policy.
+_POLICIES = {"none": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
+
+
+def segmentation_config(model_cfg: dict, num_classes: int,
+                        sync_batchnorm: bool = False) -> seg_cfg.SemanticSegmentationModel:
+    """Our `model` group as tf-models-official's config object, so its factory builds the network.
+
+    Synchronised BatchNorm is only worth its cost (no fused kernel) with several replicas, where it keeps
+    the statistics those of the whole batch, as on one device.
+    """
     level = int(math.log2(model_cfg["output_stride"]))
     decoder = model_cfg["decoder"]
     return seg_cfg.SemanticSegmentationModel(
@@ -54,11 +67,17 @@ def segmentation_config(model_cfg: dict, num_classes: int) -> seg_cfg.SemanticSe
             feature_fusion="deeplabv3plus" if decoder else None,
             low_level=_DECODER_LOW_LEVEL,
             low_level_num_filters=48),
-        norm_activation=common.NormActivation(activation="relu", norm_momentum=model_cfg["batchnorm_momentum"], norm_epsilon=1e-3))
+        norm_activation=common.NormActivation(activation="relu", norm_momentum=model_cfg["batchnorm_momentum"],
+                                              norm_epsilon=1e-3, use_sync_bn=sync_batchnorm))
+
+
+def is_research_deeplab(model_cfg: dict) -> bool:
+    """`model.implementation` "deeplab": research/deeplab's exact backbone and head (trainer.model.deeplab_head)."""
+    return model_cfg.get("implementation", "tf_models") == "deeplab"  # hand-written test configs may omit it
 
 
 class DeepLab(tf_keras.Model):
-    """Maps RGB images with values 0..255 to logits at the input resolution."""
+    """Maps RGB images with values 0..255 to float32 logits at the input resolution."""
 
     def __init__(self, network: tf_keras.Model, **kwargs):
         super().__init__(**kwargs)
@@ -66,15 +85,32 @@ class DeepLab(tf_keras.Model):
 
     def call(self, images, training=False):
         x = tf.cast(images, tf.float32) * _PIXEL_SCALE - 1.0
-        logits = self.network(x, training=training)["logits"]
+        logits = tf.cast(self.network(x, training=training)["logits"], tf.float32)
         # DeepLab upsamples logits with align-corners bilinear resizing.
         return tf.raw_ops.ResizeBilinear(images=logits, size=tf.shape(images)[1:3], align_corners=True)
 
 
-def build_model(model_cfg: dict, num_classes: int) -> DeepLab:
-    network = factory.build_segmentation_model(
-        tf_keras.layers.InputSpec(shape=[None, None, None, 3]),
-        segmentation_config(model_cfg, num_classes))
+def build_model(model_cfg: dict, num_classes: int, *, mixed_precision: str = "none",
+                sync_batchnorm: bool = False) -> DeepLab:
+    """The network computes in the `mixed_precision` dtype; its wrapper (and so the logits) stays float32."""
+    previous = tf_keras.mixed_precision.global_policy()
+    tf_keras.mixed_precision.set_global_policy(_POLICIES[mixed_precision])
+    try:
+        if is_research_deeplab(model_cfg):
+            network = deeplab_network(model_cfg, num_classes, sync_batchnorm)
+        else:
+            network = factory.build_segmentation_model(
+                tf_keras.layers.InputSpec(shape=[None, None, None, 3]),
+                segmentation_config(model_cfg, num_classes, sync_batchnorm))
+    finally:
+        tf_keras.mixed_precision.set_global_policy(previous)
     model = DeepLab(network)
     model(tf.zeros([1, 64, 64, 3]))  # create the variables so checkpoints can be restored eagerly
     return model
+
+
+def classifier_variables(model: DeepLab) -> list[tf.Variable]:
+    """The last 1x1 conv (logits): the one part whose shape depends on the classes."""
+    if model.network.name.startswith(DEEPLAB_NETWORK_PREFIX):
+        return model.network.get_layer(DEEPLAB_LOGITS).weights
+    return model.network.head._classifier.weights  # noqa: SLF001 — tf-models-official names it nowhere else

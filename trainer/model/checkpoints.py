@@ -2,6 +2,7 @@
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import tensorflow as tf
@@ -30,6 +31,13 @@ def write_checkpoint(run_dir: Path, step: int, model, optimizer, info: dict, is_
     return final
 
 
+def write_discarded(model, optimizer) -> None:
+    """A worker that does not own the run folder still takes part in each save (under
+    MultiWorkerMirroredStrategy saving runs collective ops), into a folder that is then deleted."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tf.train.Checkpoint(model=model, optimizer=optimizer).write(os.path.join(tmp, WEIGHTS_PREFIX))
+
+
 def restore_model(model, checkpoint_dir: Path) -> None:
     """Load the model weights of a checkpoint folder (optimizer state is not needed here)."""
     tf.train.Checkpoint(model=model).read(str(checkpoint_dir / WEIGHTS_PREFIX)).expect_partial()
@@ -45,13 +53,25 @@ def read_info(checkpoint_dir: Path) -> dict:
     return info
 
 
-def find_checkpoint(path: Path) -> Path:
+def is_checkpoint(path: Path) -> bool:
+    return (path / "config.json").is_file() and (path / (WEIGHTS_PREFIX + ".index")).is_file()
+
+
+def find_checkpoint(path: Path, what: str = "--model") -> Path:
     """A checkpoint folder itself, or a run folder's `best` checkpoint."""
-    if (path / "config.json").is_file() and (path / (WEIGHTS_PREFIX + ".index")).is_file():
+    if is_checkpoint(path):
         return path
     if (path / "best").is_dir():
         return (path / "best").resolve()
-    raise UserError(f"--model {path}: not a checkpoint folder (config.json + weights/) nor a run folder with best/")
+    raise UserError(f"{what} {path}: not a checkpoint folder (config.json + weights/) nor a run folder with best/")
+
+
+def newest_checkpoint(run_dir: Path) -> Path | None:
+    """The run's highest-step complete checkpoint, whatever `last` says: a run killed between renaming a
+    checkpoint folder and repointing the link has a newer one."""
+    root = run_dir / "checkpoints"
+    folders = [p for p in root.iterdir() if p.name.isdigit() and is_checkpoint(p)] if root.is_dir() else []
+    return max(folders, key=lambda p: int(p.name), default=None)
 
 
 def newest_run(runs_root: Path) -> Path:

@@ -1,4 +1,5 @@
-"""The training run: batches in, Adam steps, validations on the plugin's schedule, checkpoints out."""
+"""The training run: batches in, optimizer steps on every replica, validations on the plugin's schedule,
+checkpoints out; started fresh, from init_weights, or resumed from the run's own newest checkpoint."""
 import math
 import time
 from pathlib import Path
@@ -6,75 +7,129 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 import tf_keras
-from official.vision.losses.segmentation_losses import SegmentationLoss
 
 from trainer.data import augment
-from trainer.data.classes import IGNORE_LABEL, ClassMapping
+from trainer.data.classes import ClassMapping
 from trainer.data.pipeline import SampleLoader, epoch_order, make_dataset
 from trainer.data.supervisely import Sample
 from trainer.model.builder import build_model
-from trainer.model.checkpoints import write_checkpoint
+from trainer.model.checkpoints import write_checkpoint, write_discarded
+from trainer.model.weights import InitSource, freeze_batchnorm, initialise, restore_all
 from trainer.progress import Progress, fmt_metric, say
 from trainer.train.logs import RunLog, per_class_table
+from trainer.train.losses import TrainLoss, cross_entropy_sum
 from trainer.train.metrics import batch_confusion, summarize
+from trainer.train.optim import lr_schedule, make_optimizer
+from trainer.train.resume import RunState, best_record
 from trainer.train.schedule import ValidationSchedule
+from trainer.train.visual import overlays, palette
+
+# Validation images shown in TensorBoard at each validation.
+PREVIEW_IMAGES = 3
+
+
+def stop_early(records: list[dict], patience: int) -> bool:
+    """True once `patience` validations in a row have not beaten the best mean IoU (0 = never)."""
+    if not patience or not records:
+        return False
+    best_at = records.index(best_record(records))
+    return len(records) - 1 - best_at >= patience
 
 
 class Trainer:
-    def __init__(self, cfg: dict, mapping: ClassMapping, train_samples: list[Sample],
-                 val_samples: list[Sample], run_dir: Path):
+    def __init__(self, cfg: dict, mapping: ClassMapping, train_samples: list[Sample], val_samples: list[Sample],
+                 run_dir: Path, strategy: tf.distribute.Strategy | None = None, init: InitSource | None = None):
         self.cfg = cfg
         self.mapping = mapping
         self.run_dir = run_dir
+        self.init = init
+        self.strategy = strategy or tf.distribute.get_strategy()
+        # Only one worker of a multi-worker run writes the run folder.
+        self.writes = self.strategy.extended.should_checkpoint
         self.height, self.width = cfg["input_size"]["height"], cfg["input_size"]["width"]
         self.num_classes = mapping.num_classes
         self.titles = [c["title"] for c in mapping.out_classes]
-        self.train_loader = SampleLoader(train_samples, mapping,
-                                         lambda: augment.train_transform(self.height, self.width))
-        self.val_loader = SampleLoader(val_samples, mapping,
-                                       lambda: augment.val_transform(self.height, self.width))
+        self.train_loader = SampleLoader(train_samples, mapping, augment.transform_factory(cfg, "train"))
+        self.val_loader = SampleLoader(val_samples, mapping, augment.transform_factory(cfg, "val"))
         self.num_train, self.num_val = len(train_samples), len(val_samples)
-        self.iters_per_epoch = math.ceil(self.num_train / cfg["batch_size"]["train"])
+        replicas = self.strategy.num_replicas_in_sync
+        # The plugin's rule: each device takes batch_size images, so the effective batch grows with devices.
+        self.train_batch = cfg["batch_size"]["train"] * replicas
+        self.val_batch = cfg["batch_size"]["val"] * replicas
+        self.iters_per_epoch = math.ceil(self.num_train / self.train_batch)
+        self.total_steps = cfg["epochs"] * self.iters_per_epoch
+        self.lr_at = lr_schedule(cfg, self.total_steps, self.iters_per_epoch)
 
         tf_keras.utils.set_random_seed(cfg["seed"])
-        self.model = build_model(cfg["model"], self.num_classes)
-        self.optimizer = tf_keras.optimizers.Adam(learning_rate=cfg["lr"])
-        # Neutral and padding pixels carry IGNORE_LABEL: they add nothing to the loss or its average.
-        self.loss_fn = SegmentationLoss(label_smoothing=0.0, class_weights=[], ignore_label=IGNORE_LABEL,
-                                        use_groundtruth_dimension=True)
-        spec = (tf.TensorSpec([None, self.height, self.width, 3], tf.float32),
-                tf.TensorSpec([None, self.height, self.width], tf.int32))
-        self._train_step = tf.function(self._train_step_fn, input_signature=spec)
-        self._val_step = tf.function(self._val_step_fn, input_signature=spec)
+        with self.strategy.scope():
+            self.model = build_model(cfg["model"], self.num_classes, mixed_precision=cfg["mixed_precision"],
+                                     sync_batchnorm=replicas > 1)
+            self.frozen = freeze_batchnorm(self.model) if cfg["freeze_batchnorm"] and init is not None else 0
+            self.optimizer = make_optimizer(cfg)
+            self.optimizer.build(self.model.trainable_variables)
+            # float16 needs loss scaling so small gradients do not flush to zero; checkpoints hold the inner
+            # optimizer, so they do not depend on the precision.
+            self.step_optimizer = (tf_keras.mixed_precision.LossScaleOptimizer(self.optimizer)
+                                   if cfg["mixed_precision"] == "float16" else self.optimizer)
+            self.train_loss = TrainLoss(cfg["loss"], mapping)
+        self._train_step = tf.function(self._train_step_fn, reduce_retracing=True)
+        self._val_step = tf.function(self._val_step_fn, reduce_retracing=True)
+        # Every worker predicts (a model call can hold collective ops); each replica sees the whole batch.
+        self._predict = tf.function(lambda images: self.strategy.run(self.model, (images,), {"training": False}))
 
-    def _loss(self, logits, labels):
-        return self.loss_fn(logits, labels[..., tf.newaxis])
-
-    def _train_step_fn(self, images, labels):
-        with tf.GradientTape() as tape:
-            loss = self._loss(self.model(images, training=True), labels)
+    def _replica_train_step(self, images, labels):
         variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            loss = self.train_loss(self.model(images, training=True), labels)
+            scaled = self.step_optimizer.get_scaled_loss(loss) if self.step_optimizer is not self.optimizer else loss
+        gradients = tape.gradient(scaled, variables)
+        if self.step_optimizer is not self.optimizer:
+            gradients = self.step_optimizer.get_unscaled_gradients(gradients)
         # tf-models-official's MobileNet also builds a final 1x1 conv that DeepLab never reads:
         # it gets no gradient and is left out (graph pruning skips computing it too).
-        self.optimizer.apply_gradients(
-            (g, v) for g, v in zip(tape.gradient(loss, variables), variables) if g is not None)
+        self.step_optimizer.apply_gradients((g, v) for g, v in zip(gradients, variables) if g is not None)
         return loss
 
-    def _val_step_fn(self, images, labels):
-        logits = self.model(images, training=False)
-        valid = tf.reduce_sum(tf.cast(tf.not_equal(labels, IGNORE_LABEL), tf.float32))
-        return self._loss(logits, labels) * valid, valid, batch_confusion(labels, logits, self.num_classes)
+    def _train_step_fn(self, images, labels):
+        losses = self.strategy.run(self._replica_train_step, (images, labels))
+        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
 
-    def _dataset(self, loader: SampleLoader, num: int, epoch: int, train: bool) -> tf.data.Dataset:
+    def _replica_val_step(self, images, labels):
+        logits = self.model(images, training=False)
+        loss_sum, valid = cross_entropy_sum(logits, labels)
+        return loss_sum, valid, batch_confusion(labels, logits, self.num_classes)
+
+    def _val_step_fn(self, images, labels):
+        results = self.strategy.run(self._replica_val_step, (images, labels))
+        return [self.strategy.reduce(tf.distribute.ReduceOp.SUM, r, axis=None) for r in results]
+
+    def train_step(self, images, labels, step: int) -> tuple[float, float]:
+        """One update at the schedule's rate for `step`; returns (loss, learning rate)."""
+        lr = self.lr_at(step)
+        self.optimizer.learning_rate.assign(lr)
+        return float(self._train_step(images, labels)), lr
+
+    def distribute(self, dataset: tf.data.Dataset):
+        """Split each global batch over the replicas (and, with several workers, over the workers)."""
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        return self.strategy.experimental_distribute_dataset(dataset.with_options(options))
+
+    def batches(self, train: bool, epoch: int, skip: int = 0):
+        """An epoch's batches, the first `skip` left out without being loaded."""
+        loader, num, batch = ((self.train_loader, self.num_train, self.train_batch) if train
+                              else (self.val_loader, self.num_val, self.val_batch))
         order, seeds = epoch_order(num, self.cfg["seed"], epoch, shuffle=train)
+        start = skip * batch
         split = "train" if train else "val"
-        return make_dataset(loader, order, seeds, batch_size=self.cfg["batch_size"][split],
-                            workers=self.cfg["data_workers"][split], height=self.height, width=self.width)
+        return self.distribute(make_dataset(loader, order[start:], seeds[start:], batch_size=batch,
+                                            workers=self.cfg["data_workers"][split], height=self.height,
+                                            width=self.width))
 
     def validate(self) -> dict:
         loss_sum, valid_sum = 0.0, 0.0
         confusion = np.zeros((self.num_classes, self.num_classes), np.int64)
-        for images, labels in self._dataset(self.val_loader, self.num_val, 0, train=False):
+        for images, labels in self.batches(train=False, epoch=0):
             loss, valid, batch = self._val_step(images, labels)
             loss_sum += float(loss)
             valid_sum += float(valid)
@@ -83,45 +138,88 @@ class Trainer:
         metrics["val_loss"] = loss_sum / valid_sum if valid_sum else None
         return metrics
 
-    def run(self) -> dict:
-        """Train for cfg['epochs']; returns the best validation record."""
-        epochs = self.cfg["epochs"]
-        schedule = ValidationSchedule(self.cfg["val_every"], self.iters_per_epoch)
-        log = RunLog(self.run_dir)
-        progress = Progress("step", epochs * self.iters_per_epoch, "img")
-        step, images_seen, best, validated_last = 0, 0, None, False
-        losses: list[float] = []
-        for epoch in range(epochs):
-            batches = self._dataset(self.train_loader, self.num_train, epoch, train=True)
-            for it, (images, labels) in enumerate(batches):
-                loss = float(self._train_step(images, labels))
-                step += 1
-                images_seen += int(images.shape[0])
-                losses.append(loss)
-                log.train_step(step, loss, self.cfg["lr"])
-                progress.update(step, images_seen, f"epoch {schedule.progress(epoch, it):.2f}  loss {loss:.4f}")
-                validated_last = schedule.due(epoch, it)
-                if validated_last:
-                    schedule.done += 1
-                    best = self._validation(step, schedule.progress(epoch, it), losses, log, best)
-                    losses = []
-        if not validated_last:
-            best = self._validation(step, float(epochs), losses, log, best)
-        return best
+    def _preview(self) -> np.ndarray:
+        """The first validation images with their true and predicted masks, as TensorBoard strips."""
+        samples = [self.val_loader.load(i, 0) for i in range(min(PREVIEW_IMAGES, self.num_val))]
+        images = np.stack([image for image, _ in samples])
+        labels = np.stack([mask for _, mask in samples])
+        logits = self._predict(tf.constant(images, tf.float32))
+        predictions = np.argmax(self.strategy.experimental_local_results(logits)[0].numpy(), axis=-1)
+        return overlays(images, labels, predictions, palette(self.mapping.out_classes))
 
-    def _validation(self, step: int, epoch: float, losses: list[float], log: RunLog, best: dict | None) -> dict:
+    def _start(self, state: RunState) -> str:
+        """Load the starting weights: the run's own checkpoint when resuming, else init_weights."""
+        if state.checkpoint is not None:
+            restore_all(self.model, self.optimizer, state.checkpoint)
+            return f"resumed from {state.checkpoint} (step {state.step}, {len(state.records)} validation(s) so far)"
+        return initialise(self.model, self.optimizer, self.init)
+
+    def _positions(self, step: int):
+        """(epoch, iteration, batch) from `step` on, skipping the batches an interrupted epoch consumed."""
+        first_epoch, skip = divmod(step, self.iters_per_epoch)
+        for epoch in range(first_epoch, self.cfg["epochs"]):
+            start = skip if epoch == first_epoch else 0
+            for it, batch in enumerate(self.batches(train=True, epoch=epoch, skip=start), start=start):
+                yield epoch, it, batch
+
+    def run(self, state: RunState = RunState()) -> dict:
+        """Train to cfg['epochs'] (or an early stop) from `state`; returns the best validation record."""
+        say(self._start(state))
+        if self.frozen:
+            say(f"freeze_batchnorm: {self.frozen} BatchNorm layers keep their loaded statistics")
+        elif self.cfg["freeze_batchnorm"]:
+            say("freeze_batchnorm: ignored, there are no loaded statistics to keep (no init_weights)")
+        patience = self.cfg["early_stopping"]["patience"]
+        schedule = ValidationSchedule(self.cfg["val_every"], self.iters_per_epoch, done=state.validations)
+        log = RunLog(self.run_dir, state.records) if self.writes else None
+        records = list(state.records)
+        progress = Progress("step", self.total_steps - state.step, "img")
+        step, images_seen, losses = state.step, 0, []
+        # Starting at step 0 the loop runs; starting at a checkpoint, a validation has just run.
+        validated_last = True
+        for epoch, it, (images, labels) in [] if stop_early(records, patience) else self._positions(step):
+            loss, lr = self.train_step(images, labels, step)
+            step += 1
+            images_seen += min(self.train_batch, self.num_train - it * self.train_batch)
+            losses.append(loss)
+            if log:
+                log.train_step(step, loss, lr)
+            progress.update(step - state.step, images_seen,
+                            f"epoch {schedule.progress(epoch, it):.2f}  loss {loss:.4f}  lr {lr:.3g}")
+            validated_last = schedule.due(epoch, it)
+            if validated_last:
+                schedule.done += 1
+                records.append(self._validation(step, schedule.progress(epoch, it), schedule.done, losses, log,
+                                                records))
+                losses = []
+                if stop_early(records, patience):
+                    say(f"early stopping: mean IoU has not improved for {patience} validation(s) since epoch "
+                        f"{best_record(records)['epoch']:g}")
+                    break
+        if not validated_last:
+            records.append(self._validation(step, float(self.cfg["epochs"]), schedule.done, losses, log, records))
+        return best_record(records)
+
+    def _validation(self, step: int, epoch: float, validations: int, losses: list[float], log: RunLog | None,
+                    records: list[dict]) -> dict:
         started = time.monotonic()
         metrics = self.validate()
         record = {"epoch": round(epoch, 6), "step": step,
                   "train_loss": float(np.mean(losses)) if losses else None, **metrics}
-        log.validation(record)
-        is_best = best is None or (record["mean_iou"] or 0.0) > (best["mean_iou"] or 0.0)
-        info = {"settings": self.cfg, "out_classes": self.mapping.out_classes,
-                "class_title_to_idx": self.mapping.class_title_to_idx, "neutral_class": self.mapping.neutral,
-                "step": step, "epoch": record["epoch"], "metrics": record}
-        folder = write_checkpoint(self.run_dir, step, self.model, self.optimizer, info, is_best)
+        is_best = not records or (record["mean_iou"] or 0.0) > (best_record(records)["mean_iou"] or 0.0)
+        where, preview = "", self._preview()
+        if log:
+            log.validation(record, preview)
+            info = {"settings": self.cfg, "out_classes": self.mapping.out_classes,
+                    "class_title_to_idx": self.mapping.class_title_to_idx, "neutral_class": self.mapping.neutral,
+                    "step": step, "epoch": record["epoch"], "validations": validations,
+                    "iters_per_epoch": self.iters_per_epoch, "metrics": record}
+            folder = write_checkpoint(self.run_dir, step, self.model, self.optimizer, info, is_best)
+            where = f" → {folder.relative_to(self.run_dir)}"
+        else:
+            write_discarded(self.model, self.optimizer)
         say(f"validation at epoch {record['epoch']:g} (step {step}): val_loss {fmt_metric(record['val_loss'])}  "
             f"mean IoU {fmt_metric(record['mean_iou'])}  pixel accuracy {fmt_metric(record['pixel_accuracy'])}  "
-            f"({time.monotonic() - started:.1f}s) → {folder.relative_to(self.run_dir)}")
+            f"({time.monotonic() - started:.1f}s){where}")
         say(per_class_table(record["per_class_iou"]))
-        return record if is_best else best
+        return record

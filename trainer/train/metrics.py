@@ -7,8 +7,13 @@ from trainer.data.classes import IGNORE_LABEL
 
 def batch_confusion(labels: tf.Tensor, logits: tf.Tensor, num_classes: int) -> tf.Tensor:
     """Confusion matrix [true, predicted] of one batch; ignored pixels do not count."""
+    return prediction_confusion(labels, tf.argmax(logits, axis=-1, output_type=tf.int32), num_classes)
+
+
+def prediction_confusion(labels: tf.Tensor, predictions: tf.Tensor, num_classes: int) -> tf.Tensor:
+    """Confusion matrix [true, predicted] of class-index maps (inference evaluates these); ignored pixels do not count."""
     labels = tf.reshape(labels, [-1])
-    predictions = tf.reshape(tf.argmax(logits, axis=-1, output_type=tf.int32), [-1])
+    predictions = tf.reshape(predictions, [-1])
     valid = tf.not_equal(labels, IGNORE_LABEL)
     return tf.math.confusion_matrix(tf.boolean_mask(labels, valid), tf.boolean_mask(predictions, valid),
                                     num_classes=num_classes, dtype=tf.int64)

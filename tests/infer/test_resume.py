@@ -1,0 +1,88 @@
+"""--resume: an interrupted run continued gives exactly the output of an uninterrupted one, finished images
+are not written again, and only the same run can be continued."""
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tests.infer.known import channel_model, class_image, random_classes, run, write_project
+from trainer.errors import UserError
+from trainer.infer.run import Options
+from trainer.infer.writer import LEDGER, unfinished_dir
+
+MODE = {"name": "sliding_window", "window": {"width": 8, "height": 8}, "min_overlap": {"x": 2, "y": 2},
+        "save": True, "class_name": "win"}
+OPTIONS = Options(save_masks=True, evaluate_tag="val")
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    images = {}
+    for i, (height, width) in enumerate([(8, 12), (10, 10), (9, 16), (8, 8), (12, 9), (11, 13)]):
+        classes = random_classes(height, width, seed=i)
+        images[(f"ds{i % 2}", f"im{i}.png")] = (class_image(classes, seed=i), [], ["val"] if i % 3 else [])
+    return write_project(tmp_path / "p", images)
+
+
+class _InterruptedAfter:
+    """The predictor, with a Ctrl-C arriving in its call number `calls + 1`."""
+
+    def __init__(self, predictor, calls: int):
+        self._predictor, self._left = predictor, calls
+
+    def __getattr__(self, name):
+        return getattr(self._predictor, name)
+
+    def scores(self, crops):
+        if self._left == 0:
+            raise KeyboardInterrupt
+        self._left -= 1
+        return self._predictor.scores(crops)
+
+
+def _run(project, output, options=OPTIONS, mode=MODE, model_wrapper=None):
+    return run(project, output, channel_model(), (8, 8), mode, options=options, model_wrapper=model_wrapper)
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_interrupted_then_resumed_equals_uninterrupted(project, tmp_path):
+    _run(project, tmp_path / "reference")
+    output = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        _run(project, output, model_wrapper=lambda p: _InterruptedAfter(p, calls=3))
+    partial = unfinished_dir(output)
+    assert not output.exists() and partial.is_dir()
+    ledger = partial / LEDGER
+    assert len(ledger.read_text().splitlines()) == 3  # images scored before the interrupt were all finished
+    with open(ledger, "a") as f:
+        f.write('{"dataset": "ds1", "na')  # a line cut short by a hard kill: that image is redone
+    written = {path: (partial / path).stat().st_ino for path in _tree(partial) if not path.startswith(".")}
+
+    assert _run(project, output, replace(OPTIONS, resume=True)) == []
+    assert _tree(output) == _tree(tmp_path / "reference")
+    assert not partial.exists()
+    assert all((output / path).stat().st_ino == inode for path, inode in written.items())  # not written again
+
+
+def test_resume_needs_an_unfinished_run(project, tmp_path):
+    with pytest.raises(UserError, match="--resume: there is no unfinished run of"):
+        _run(project, tmp_path / "out", replace(OPTIONS, resume=True))
+
+
+def test_an_unfinished_run_is_neither_overwritten_nor_resumed_differently(project, tmp_path):
+    output = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        _run(project, output, model_wrapper=lambda p: _InterruptedAfter(p, calls=1))
+    with pytest.raises(UserError, match="add --resume to continue it"):
+        _run(project, output)
+    with pytest.raises(UserError) as info:
+        _run(project, output, replace(OPTIONS, resume=True, save_masks=False),
+             mode={**MODE, "window": {"width": 6, "height": 8}})
+    partial = unfinished_dir(output)
+    assert info.value.lines == [
+        f"--resume: the unfinished run in {partial} was started with config.mode.window.width 8, now 6",
+        f"--resume: the unfinished run in {partial} was started with save_masks true, now false",
+        "rerun exactly the command that started it, or delete that folder to start again"]

@@ -1,0 +1,59 @@
+"""Open a project in either input format, with every image decoded once so no bad file reaches training."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from trainer.data.images import decode_image
+from trainer.data.masks import CLASSES_FILE, is_mask_project, read_mask_project
+from trainer.data.supervisely import Problem, Project, Sample, read_project
+from trainer.errors import DataError
+
+
+def open_project(root: Path, *, decode_images: bool = True) -> Project:
+    """The format follows the folder: meta.json = Supervisely, classes.txt = mask folders (README, Project format).
+    Inference passes decode_images=False: it decodes each image anyway and reports the unreadable ones itself."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: project folder not found")
+    supervisely, masks = (root / "meta.json").is_file(), is_mask_project(root)
+    if supervisely and masks:
+        raise DataError(f"{root}: has both meta.json (Supervisely) and {CLASSES_FILE} (mask folders): "
+                        "keep the one that describes the project")
+    if not (supervisely or masks):
+        raise DataError(f"{root}: not a project: expected meta.json (Supervisely) or {CLASSES_FILE} "
+                        "with images/ and masks/ (mask folders)")
+    project = read_mask_project(root) if masks else read_project(root)
+    if decode_images:
+        check_images(project)
+    return project
+
+
+def check_images(project: Project) -> None:
+    """Decodes every image (threads: decoding releases the GIL) and moves samples whose image is unreadable or
+    not the size its annotation gives to the project's problems."""
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        found = list(pool.map(lambda sample: _image_problem(project.root, sample), project.samples))
+    project.problems += [problem for problem in found if problem]
+    project.samples = [sample for sample, problem in zip(project.samples, found) if not problem]
+
+
+def _image_problem(root: Path, sample: Sample) -> Problem | None:
+    try:
+        height, width = decode_image(sample.image_path).shape[:2]
+    except ValueError as error:
+        message = str(error)
+    else:
+        if (height, width) == (sample.height, sample.width):
+            return None
+        message = (f"image is {width}×{height} but the annotation ({_label(root, sample, sample.ann_path)}) "
+                   f"gives {sample.width}×{sample.height}")
+    return Problem(sample.dataset, _label(root, sample, sample.image_path), None, message, frozenset(sample.tags))
+
+
+def _label(root: Path, sample: Sample, path: Path) -> str:
+    """Files are named relative to their dataset folder where there is one (Supervisely), else to the project."""
+    base = root / sample.dataset
+    return (path.relative_to(base) if path.is_relative_to(base) else path.relative_to(root)).as_posix()

@@ -1,0 +1,82 @@
+"""Where a run stands, so an interrupted one continues as if never stopped.
+
+Checkpoints are written only at validations, so the newest complete checkpoint fixes everything: its step
+gives the epoch and the batches already consumed (the data order is a pure function of seed and epoch),
+its record ends metrics.jsonl (later lines came from the lost stretch and would be duplicated), and the
+number of validations run continues the val_every schedule.
+"""
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trainer.config.resolve import fill_defaults
+from trainer.config.validate import load_schema, validate_train_config
+from trainer.errors import UserError
+from trainer.io import atomic_path, point_link, write_json
+from trainer.model.checkpoints import newest_checkpoint
+
+RUN_FILE = "run.json"  # what a run needs besides its config to be resumed: the project it reads
+
+
+@dataclass(frozen=True)
+class RunState:
+    step: int = 0
+    validations: int = 0
+    records: list[dict] = field(default_factory=list)
+    checkpoint: Path | None = None   # restore model and optimizer from here (None: start as a new run)
+
+
+def start_run(run_dir: Path, cfg: dict, project: Path) -> None:
+    write_json(run_dir / "config.json", cfg)
+    write_json(run_dir / RUN_FILE, {"project": str(project.resolve())})
+
+
+def read_run(run_dir: Path) -> tuple[dict, Path]:
+    """The run's resolved config and project, refused if RUN is not a run folder this tool wrote."""
+    try:
+        cfg = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+        project = Path(json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))["project"])
+    except (OSError, ValueError, KeyError) as e:
+        raise UserError(f"--resume {run_dir}: not a run folder of this tool (config.json and {RUN_FILE}): {e}") from None
+    cfg = fill_defaults(cfg, load_schema("train"))
+    validate_train_config(cfg, f"--resume {run_dir}: config.json")
+    return cfg, project
+
+
+def _read_records(path: Path) -> list[dict]:
+    """metrics.jsonl's complete lines (a kill mid-write leaves a partial last one)."""
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines() if path.is_file() else []:
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+    return records
+
+
+def resume_state(run_dir: Path, iters_per_epoch: int) -> RunState:
+    """Tidy the run folder to its newest checkpoint and say where training continues."""
+    for leftover in (run_dir / "checkpoints").glob(".tmp-*"):
+        shutil.rmtree(leftover)
+    checkpoint = newest_checkpoint(run_dir)
+    if checkpoint is None:
+        records, state = [], RunState()
+    else:
+        info = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
+        if info["iters_per_epoch"] != iters_per_epoch:
+            raise UserError(f"--resume {run_dir}: the run had {info['iters_per_epoch']} iterations per epoch, the "
+                            f"project and devices now give {iters_per_epoch}: its images or devices have changed")
+        step = info["step"]
+        records = [r for r in _read_records(run_dir / "metrics.jsonl") if r["step"] < step] + [info["metrics"]]
+        state = RunState(step=step, validations=info["validations"], records=records, checkpoint=checkpoint)
+        point_link(run_dir / "last", checkpoint)
+        point_link(run_dir / "best", run_dir / "checkpoints" / f"{best_record(records)['step']:08d}")
+    with atomic_path(run_dir / "metrics.jsonl") as tmp:
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return state
+
+
+def best_record(records: list[dict]) -> dict:
+    """The first record with the highest mean IoU (a later equal one is not better)."""
+    return max(records, key=lambda r: r["mean_iou"] or 0.0)
