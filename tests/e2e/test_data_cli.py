@@ -72,10 +72,6 @@ def test_bad_data_exits_2_naming_the_file_before_any_run(project, tmp_path, caps
     assert line in err and "Traceback" not in err
     assert all(text.startswith("error: ") for text in err.splitlines())
     assert not (tmp_path / "run").exists()
-    (tmp_path / "full").mkdir()
-    (tmp_path / "full" / "keep.txt").write_text("mine")
-    assert check(tiny_project, "--output", str(tmp_path / "full")).returncode == 0   # --check writes nothing
-    assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
 
 
 def check(project, *args):
@@ -100,6 +96,10 @@ def test_check_prints_the_summary_without_tensorflow_or_a_run_folder(tiny_projec
     assert "corrupted samples: train 0 (allowed 0), val 0 (allowed 0)" in lines
     assert lines[-2:] == ["check passed: the project can be trained on", "tensorflow loaded: False"]
     assert not (tmp_path / "run").exists()
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    assert check(tiny_project, "--output", str(tmp_path / "full")).returncode == 0   # --check writes nothing
+    assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
 
 
 def test_check_counts_corrupted_samples_against_their_splits(project):
