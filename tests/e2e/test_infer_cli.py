@@ -119,7 +119,7 @@ def test_interrupted_cli_run_resumes_to_the_same_output(trained_run, tiny_projec
         return scores(self, crops)
 
     monkeypatch.setattr(Predictor, "scores", interrupted)
-    assert infer_cli.main([*args, "--output", str(tmp_path / "out")]) == 1
+    assert infer_cli.main([*args, "--output", str(tmp_path / "out")]) == 130  # Ctrl-C
     assert "rerun the same command with --resume" in capsys.readouterr().out
     assert infer_cli.main([*args, "--output", str(tmp_path / "out")]) == 2  # not without --resume
     assert "add --resume to continue it" in capsys.readouterr().err

@@ -5,7 +5,7 @@ import tensorflow as tf
 from official.vision.losses.segmentation_losses import SegmentationLoss
 
 from trainer.data.classes import IGNORE_LABEL
-from trainer.train.metrics import batch_confusion, summarize
+from trainer.metrics import batch_confusion, summarize
 
 
 def _case():

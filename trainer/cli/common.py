@@ -8,7 +8,10 @@ from typing import Callable
 
 from trainer.errors import UserError
 
-EXIT_OK, EXIT_FAILURE, EXIT_USER_ERROR = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_USER_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+# Where runs go by default, and where infer.py looks for the newest one.
+RUNS_ROOT = Path("runs")
 
 
 def run_cli(main: Callable[[list[str] | None], None], argv: list[str] | None) -> int:
@@ -21,7 +24,7 @@ def run_cli(main: Callable[[list[str] | None], None], argv: list[str] | None) ->
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return EXIT_FAILURE
+        return EXIT_INTERRUPTED
     except Exception:  # noqa: BLE001 — the last line of defence must catch everything
         traceback.print_exc()
         print("error: unexpected failure (a bug in deeplab-trainer: please report it with the trace above)",

@@ -1,8 +1,7 @@
 """`infer.py`: apply a trained run or checkpoint to a project and write a new annotated project."""
 from pathlib import Path
 
-from trainer.cli.common import fresh_dir, parser, run_cli
-from trainer.cli.train import RUNS_ROOT
+from trainer.cli.common import RUNS_ROOT, fresh_dir, parser, run_cli
 from trainer.config.resolve import resolve_infer_config
 from trainer.data.demo import demo_project
 from trainer.data.project import open_project

@@ -1,7 +1,7 @@
 """`train.py`: resolve the config, read the project, train, report where the run went."""
 from pathlib import Path
 
-from trainer.cli.common import fresh_dir, parser, run_cli, timestamp
+from trainer.cli.common import RUNS_ROOT, fresh_dir, parser, run_cli, timestamp
 from trainer.config.resolve import resolve_train_config
 from trainer.data.classes import build_class_mapping
 from trainer.data.corrupted import check_corrupted, excess_lines, skipped_record
@@ -12,8 +12,6 @@ from trainer.data.summary import summary_lines, warning_lines
 from trainer.errors import DataError, UserError
 from trainer.io import require_empty_output, write_json
 from trainer.progress import fmt_metric, say
-
-RUNS_ROOT = Path("runs")
 
 
 def _check(project_root: Path, cfg: dict) -> None:

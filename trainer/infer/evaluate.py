@@ -1,4 +1,4 @@
-"""--evaluate: predictions against ground truth with training's validation code and rules (trainer.train.metrics):
+"""--evaluate: predictions against ground truth with training's validation code and rules (trainer.metrics):
 neutral pixels ignored, classes absent from both sides left out of the mean."""
 import numpy as np
 
@@ -8,7 +8,7 @@ from trainer.data.supervisely import Project, Sample
 from trainer.errors import DataError, UserError
 from trainer.infer.modes.scores import NO_PREDICTION
 from trainer.model.weights import class_differences
-from trainer.train.metrics import prediction_confusion, summarize
+from trainer.metrics import prediction_confusion, summarize
 
 
 class Evaluation:

@@ -19,8 +19,8 @@ from trainer.infer.pipeline import Behind, ahead
 from trainer.infer.predictor import Predictor
 from trainer.infer.visualize import index_png, overlay_png
 from trainer.infer.writer import ProjectWriter
+from trainer.metrics import per_class_table
 from trainer.progress import Progress, fmt_metric, say
-from trainer.train.logs import per_class_table
 
 _LOADERS = 2  # decoding threads
 _DEPTH = 4  # images decoded ahead of the model, and results queued behind it

@@ -3,9 +3,8 @@ import cv2
 import numpy as np
 
 from trainer.data.classes import IGNORE_LABEL
-from trainer.train.visual import palette
+from trainer.overlay import blend, palette
 
-_ALPHA = 0.5  # weight of the class colour over the image
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
@@ -16,14 +15,12 @@ def index_png(class_map: np.ndarray) -> bytes:
 
 def overlay_png(image: np.ndarray, class_map: np.ndarray, out_classes: list[dict]) -> bytes:
     """The image blended with each predicted pixel's class colour, and a legend of all classes on its right."""
-    colors = palette(out_classes)[:len(out_classes)].astype(np.float32)
-    blended = image.astype(np.float32)
-    predicted = class_map >= 0
-    blended[predicted] = (1 - _ALPHA) * blended[predicted] + _ALPHA * colors[class_map[predicted]]
-    legend = _legend([c["title"] for c in out_classes], colors, scale=max(1, image.shape[0] // 400))
+    colors = palette(out_classes)
+    blended = blend(image, class_map, colors)
+    legend = _legend([c["title"] for c in out_classes], colors[:len(out_classes)], scale=max(1, image.shape[0] // 400))
     height = max(image.shape[0], legend.shape[0])
     canvas = np.zeros((height, image.shape[1] + legend.shape[1], 3), np.uint8)
-    canvas[:image.shape[0], :image.shape[1]] = np.rint(blended).astype(np.uint8)
+    canvas[:image.shape[0], :image.shape[1]] = blended
     canvas[:legend.shape[0], image.shape[1]:] = legend
     return _png(cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
 

@@ -1,18 +1,11 @@
-"""Where a run reports its metrics: RUN/metrics.jsonl, RUN/curves.png, TensorBoard and the per-class table."""
+"""Where a run reports its metrics: RUN/metrics.jsonl, RUN/curves.png and TensorBoard."""
 import json
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
-from trainer.progress import fmt_metric
 from trainer.train.visual import write_curves
-
-
-def per_class_table(per_class_iou: dict) -> str:
-    width = max(len(t) for t in per_class_iou)
-    rows = [f"  {title:<{width}}  {fmt_metric(iou)}" for title, iou in per_class_iou.items()]
-    return "\n".join([f"  {'class':<{width}}  IoU", *rows])
 
 
 class RunLog:

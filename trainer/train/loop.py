@@ -12,17 +12,18 @@ from trainer.data import augment
 from trainer.data.classes import ClassMapping
 from trainer.data.pipeline import SampleLoader, epoch_order, make_dataset
 from trainer.data.supervisely import Sample
+from trainer.metrics import batch_confusion, per_class_table, summarize
 from trainer.model.builder import build_model
 from trainer.model.checkpoints import write_checkpoint, write_discarded
 from trainer.model.weights import InitSource, freeze_batchnorm, initialise, restore_all
+from trainer.overlay import palette
 from trainer.progress import Progress, fmt_metric, say
-from trainer.train.logs import RunLog, per_class_table
+from trainer.train.logs import RunLog
 from trainer.train.losses import TrainLoss, cross_entropy_sum
-from trainer.train.metrics import batch_confusion, summarize
 from trainer.train.optim import lr_schedule, make_optimizer
 from trainer.train.resume import RunState, best_record
 from trainer.train.schedule import ValidationSchedule
-from trainer.train.visual import overlays, palette
+from trainer.train.visual import overlays
 
 # Validation images shown in TensorBoard at each validation.
 PREVIEW_IMAGES = 3

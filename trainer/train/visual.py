@@ -7,29 +7,14 @@ matplotlib.use("Agg")  # files only: no display is needed or wanted
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from trainer.data.classes import IGNORE_LABEL  # noqa: E402
 from trainer.io import atomic_path  # noqa: E402
-
-_ALPHA = 0.5
-
-
-def palette(out_classes: list[dict]) -> np.ndarray:
-    """uint8 [256, 3]: each class index its meta colour; ignored pixels (255) black."""
-    colors = np.zeros((256, 3), np.uint8)
-    for idx, cls in enumerate(out_classes):
-        colors[idx] = [int(cls["color"][i:i + 2], 16) for i in (1, 3, 5)]
-    colors[IGNORE_LABEL] = 0
-    return colors
+from trainer.overlay import blend  # noqa: E402
 
 
 def overlays(images: np.ndarray, labels: np.ndarray, predictions: np.ndarray, colors: np.ndarray) -> np.ndarray:
     """Per image one strip [image | truth over image | prediction over image], uint8 [B, H, 3W, 3]."""
-    images = images.astype(np.float32)
-
-    def blend(classes):
-        return (images * (1 - _ALPHA) + colors[classes].astype(np.float32) * _ALPHA).astype(np.uint8)
-
-    return np.concatenate([images.astype(np.uint8), blend(labels), blend(predictions)], axis=2)
+    images = images.astype(np.uint8)
+    return np.concatenate([images, blend(images, labels, colors), blend(images, predictions, colors)], axis=2)
 
 
 def write_curves(path: Path, records: list[dict]) -> None:

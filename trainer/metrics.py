@@ -1,8 +1,10 @@
-"""Segmentation metrics from a confusion matrix over non-ignored pixels (shared by validation and evaluation)."""
+"""Segmentation metrics from a confusion matrix over non-ignored pixels: one code for training's validation
+and inference's --evaluate, so both apply the same rules."""
 import numpy as np
 import tensorflow as tf
 
 from trainer.data.classes import IGNORE_LABEL
+from trainer.progress import fmt_metric
 
 
 def batch_confusion(labels: tf.Tensor, logits: tf.Tensor, num_classes: int) -> tf.Tensor:
@@ -36,3 +38,9 @@ def summarize(confusion: np.ndarray, titles: list[str]) -> dict:
         "mean_iou": float(np.mean(present)) if present else None,
         "per_class_iou": dict(zip(titles, per_class)),
     }
+
+
+def per_class_table(per_class_iou: dict) -> str:
+    width = max(len(t) for t in per_class_iou)
+    rows = [f"  {title:<{width}}  {fmt_metric(iou)}" for title, iou in per_class_iou.items()]
+    return "\n".join([f"  {'class':<{width}}  IoU", *rows])
