@@ -11,7 +11,8 @@ from tests.data.projects import snapshot
 from trainer.data.classes import IGNORE_LABEL, build_class_mapping
 from trainer.data.demo import MASK_CLASSES, write_synthetic_mask_project, write_synthetic_project
 from trainer.data.geometry import rasterize
-from trainer.data.masks import palette_color, read_mask_project
+from trainer.data.classes import voc_color
+from trainer.data.masks import read_mask_project
 from trainer.data.project import open_project
 from trainer.data.supervisely import read_project
 from trainer.errors import DataError
@@ -83,7 +84,7 @@ def test_generated_mask_project_matches_the_supervisely_one(tmp_path):
 
 
 def test_palette_is_pascal_vocs():
-    assert [palette_color(i) for i in (0, 1, 2, 3, 4, 15, 255)] == [
+    assert [voc_color(i) for i in (0, 1, 2, 3, 4, 15, 255)] == [
         "#000000", "#800000", "#008000", "#808000", "#000080", "#C08080", "#E0E0C0"]  # 15: person
 
 

@@ -33,19 +33,26 @@ def run_cli(main: Callable[[list[str] | None], None], argv: list[str] | None) ->
     return EXIT_OK
 
 
-class _Parser(argparse.ArgumentParser):
+class ArgumentParser(argparse.ArgumentParser):
+    """Bad arguments are a user error like any other: exit 2 with one `error:` line."""
+
     def error(self, message: str):
         raise UserError(f"{self.prog}: {message}")
 
 
+def add_set_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", metavar="KEY.PATH=VALUE", action="append", default=[], dest="overrides",
+                   help="override a config value; VALUE is parsed as JSON, else taken as a string (repeatable)")
+
+
 def parser(prog: str, description: str) -> argparse.ArgumentParser:
-    p = _Parser(prog=prog, description=description)
+    """The arguments train.py and infer.py share."""
+    p = ArgumentParser(prog=prog, description=description)
     p.add_argument("--config", metavar="FILE", help="JSON config file")
     p.add_argument("--project", metavar="DIR", help="project folder: Supervisely, or images + PNG masks "
                    "(default: the embedded demo project)")
     p.add_argument("--output", metavar="DIR", help="output folder (must not exist or be empty)")
-    p.add_argument("--set", metavar="KEY.PATH=VALUE", action="append", default=[], dest="overrides",
-                   help="override a config value; VALUE is parsed as JSON, else taken as a string (repeatable)")
+    add_set_argument(p)
     return p
 
 

@@ -1,7 +1,7 @@
 """`python -m trainer.describe`: a model's size and cost for one image, as one JSON object on stdout."""
 import json
 
-from trainer.cli.common import _Parser, run_cli
+from trainer.cli.common import ArgumentParser, add_set_argument, run_cli
 from trainer.config.resolve import resolve_train_config
 from trainer.errors import UserError
 
@@ -33,7 +33,7 @@ def describe(cfg: dict, height: int, width: int, num_classes: int) -> dict:
 
 
 def _main(argv: list[str] | None) -> None:
-    p = _Parser(prog="python -m trainer.describe",
+    p = ArgumentParser(prog="python -m trainer.describe",
                 description="Print a model's parameters, Multiply-Adds and output stride as JSON.")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--preset", metavar="NAME", help="a named preset")
@@ -42,8 +42,7 @@ def _main(argv: list[str] | None) -> None:
                    help="image height and width (default: the config's input_size)")
     p.add_argument("--num-classes", type=int, metavar="N",
                    help="output classes (default: 19 / 151 for *_cityscapes / *_ade20k presets, else 21)")
-    p.add_argument("--set", metavar="KEY.PATH=VALUE", action="append", default=[], dest="overrides",
-                   help="override a config value, as in train.py (repeatable)")
+    add_set_argument(p)
     args = p.parse_args(argv)
 
     cfg = resolve_train_config(args.config, args.preset, args.overrides)

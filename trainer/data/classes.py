@@ -36,3 +36,13 @@ def build_class_mapping(meta: ProjectMeta, background: str, neutral: str) -> Cla
         out_classes=[{"title": title, "shape": "bitmap", "color": colors[title]} for title in titles],
         neutral=neutral,
     )
+
+
+def voc_color(index: int) -> str:
+    """PASCAL VOC's colour map: mask projects and converted model-zoo checkpoints show classes in VOC's colours."""
+    r = g = b = 0
+    for bit in range(8):
+        r |= ((index >> (3 * bit)) & 1) << (7 - bit)
+        g |= ((index >> (3 * bit + 1)) & 1) << (7 - bit)
+        b |= ((index >> (3 * bit + 2)) & 1) << (7 - bit)
+    return f"#{r:02X}{g:02X}{b:02X}"

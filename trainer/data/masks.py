@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from trainer.data.classes import voc_color
 from trainer.data.geometry import LABEL_MASK, LabelMask
 from trainer.data.images import read_index_mask
 from trainer.data.supervisely import (IMAGE_EXTENSIONS, MetaClass, ObjectAnn, Problem, Project, ProjectMeta, Sample,
@@ -44,16 +45,6 @@ def read_mask_project(root: Path) -> Project:
     reader.samples.sort(key=lambda s: (s.dataset, s.name))
     return Project(root=root, meta=meta, samples=reader.samples, skipped_shapes={}, problems=reader.problems,
                    format="masks")
-
-
-def palette_color(index: int) -> str:
-    """PASCAL VOC's colour map, so a class keeps the colour VOC tools show for its value."""
-    r = g = b = 0
-    for bit in range(8):
-        r |= ((index >> (3 * bit)) & 1) << (7 - bit)
-        g |= ((index >> (3 * bit + 1)) & 1) << (7 - bit)
-        b |= ((index >> (3 * bit + 2)) & 1) << (7 - bit)
-    return f"#{r:02X}{g:02X}{b:02X}"
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -191,7 +182,7 @@ class _Reader:
 
 def _meta(titles: tuple[str, ...], split_tags: list[str]) -> ProjectMeta:
     """A Supervisely meta for the classes, so inference can write its output as a Supervisely project."""
-    classes = [MetaClass(title, "bitmap", palette_color(value)) for value, title in enumerate(titles)]
+    classes = [MetaClass(title, "bitmap", voc_color(value)) for value, title in enumerate(titles)]
     raw = {"classes": [{"title": c.title, "shape": c.shape, "color": c.color, "geometry_config": {}} for c in classes],
            "tags": [{"name": tag, "value_type": "none", "color": _TAG_COLOR} for tag in split_tags]}
     return ProjectMeta(classes=classes, raw=raw, tags=split_tags)

@@ -7,8 +7,7 @@ import tensorflow as tf
 
 from trainer.data.classes import ClassMapping
 from trainer.infer.tta import average_scores, scaled_sizes
-from trainer.model.builder import build_model
-from trainer.model.checkpoints import read_info, restore_model
+from trainer.model.checkpoints import load_checkpoint_model
 
 
 class Predictor:
@@ -29,11 +28,9 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, checkpoint_dir: Path, tta: dict) -> "Predictor":
-        info = read_info(checkpoint_dir)
+        model, info = load_checkpoint_model(checkpoint_dir)
         settings = info["settings"]
         classes = ClassMapping(info["class_title_to_idx"], info["out_classes"], info["neutral_class"])
-        model = build_model(settings["model"], len(classes.out_classes))
-        restore_model(model, checkpoint_dir)
         size = (settings["input_size"]["height"], settings["input_size"]["width"])
         return cls(model, classes, size, tta, str(checkpoint_dir.resolve()))
 

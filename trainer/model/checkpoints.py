@@ -43,6 +43,16 @@ def restore_model(model, checkpoint_dir: Path) -> None:
     tf.train.Checkpoint(model=model).read(str(checkpoint_dir / WEIGHTS_PREFIX)).expect_partial()
 
 
+def load_checkpoint_model(checkpoint_dir: Path) -> tuple:
+    """(model, info) of a checkpoint folder: the network rebuilt from its settings, its weights restored."""
+    from trainer.model.builder import build_model   # the builder loads tf-models-official: only when needed
+
+    info = read_info(checkpoint_dir)
+    model = build_model(info["settings"]["model"], len(info["out_classes"]))
+    restore_model(model, checkpoint_dir)
+    return model, info
+
+
 def read_info(checkpoint_dir: Path) -> dict:
     """The checkpoint's config.json, its settings completed with defaults of keys added since it was written."""
     path = checkpoint_dir / "config.json"

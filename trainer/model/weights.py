@@ -2,7 +2,8 @@
 
 transfer_learning: every weight of the checkpoint except the classifier (logits), no optimizer state; the
 classes come from the project. continue_training: everything, optimizer included; the project's classes
-must be exactly the checkpoint's.
+must be exactly the checkpoint's. init_weights may also be a research/deeplab TF1 checkpoint (model zoo) for the
+`implementation: "deeplab"` models (trainer.model.tf1_import); it holds no classes nor usable optimizer state.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,8 +13,9 @@ import tf_keras
 
 from trainer.data.classes import ClassMapping
 from trainer.errors import UserError
-from trainer.model.builder import build_model, classifier_variables
+from trainer.model.builder import build_model, classifier_variables, is_research_deeplab
 from trainer.model.checkpoints import WEIGHTS_PREFIX, find_checkpoint, read_info, restore_model
+from trainer.model.tf1_import import find_tf1_checkpoint, load_tf1
 
 # Model keys that do not change which weights exist or their shapes.
 _WEIGHTLESS_MODEL_KEYS = ("batchnorm_momentum",)
@@ -22,7 +24,7 @@ _WEIGHTLESS_MODEL_KEYS = ("batchnorm_momentum",)
 @dataclass(frozen=True)
 class InitSource:
     checkpoint: Path
-    info: dict
+    info: dict | None   # None: a TF1 checkpoint prefix
     mode: str
 
 
@@ -43,6 +45,12 @@ def init_source(cfg: dict, mapping: ClassMapping) -> InitSource | None:
             raise UserError("weights_init_type: continue_training needs init_weights: "
                             "the checkpoint or run folder to continue from")
         return None
+    tf1 = find_tf1_checkpoint(Path(cfg["init_weights"]))
+    if tf1 is not None:
+        if not is_research_deeplab(cfg["model"]):
+            raise UserError(f"init_weights {tf1}: a TF1 research/deeplab checkpoint needs "
+                            'model.implementation "deeplab"')
+        return InitSource(Path(tf1), None, mode)
     checkpoint = find_checkpoint(Path(cfg["init_weights"]), "init_weights")
     info = read_info(checkpoint)
     theirs, ours = info["settings"]["model"], cfg["model"]
@@ -100,6 +108,9 @@ def initialise(model, optimizer, source: InitSource | None) -> str:
     """Apply the init mode; returns the loaded / skipped / missing summary line."""
     if source is None:
         return "weights: no init_weights, starting from random weights"
+    if source.info is None:
+        loaded = load_tf1(model, str(source.checkpoint), skip_classifier=source.mode == "transfer_learning")
+        return loaded.summary(str(source.checkpoint), source.mode)
     if source.mode == "continue_training":
         restore_all(model, optimizer, source.checkpoint)
         return (f"weights from {source.checkpoint} (continue_training): {len(model.weights)} loaded, 0 skipped, "

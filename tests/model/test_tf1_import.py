@@ -1,0 +1,263 @@
+"""research/deeplab TF1 checkpoints onto our DeepLab models: names, values, errors, and parity of pieces with a
+plain-TF reference computed straight from the checkpoint values."""
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras
+
+from tests.model.tf1_zoo import mobilenet_v2_names, write_tf1_checkpoint, xception_65_names
+from trainer.errors import UserError
+from trainer.model.builder import build_model
+from trainer.model.deeplab_layers import keras_name
+from trainer.model.tf1_import import find_tf1_checkpoint, load_tf1, tf1_variables
+from trainer.model.weights import init_source, initialise
+
+MNV2 = {"backbone": "mobilenet_v2", "implementation": "deeplab", "depth_multiplier": 0.5, "output_stride": 16,
+        "atrous_rates": [], "decoder": False, "batchnorm_momentum": 0.997}
+XCEPTION = {**MNV2, "backbone": "xception_65", "depth_multiplier": 1.0, "atrous_rates": [6, 12, 18], "decoder": True}
+CLASSES = 21
+# Written by hand from reference/deeplab.md and the ×0.5 channel table (16 stem, 8, 12, 16, 32, 48, 80, 160).
+MNV2_KNOWN = {"MobilenetV2/Conv/weights": [3, 3, 3, 16], "MobilenetV2/Conv/BatchNorm/moving_variance": [16],
+              "MobilenetV2/expanded_conv/depthwise/depthwise_weights": [3, 3, 16, 1],
+              "MobilenetV2/expanded_conv/project/weights": [1, 1, 16, 8],
+              "MobilenetV2/expanded_conv_1/expand/weights": [1, 1, 8, 48],
+              "MobilenetV2/expanded_conv_16/project/weights": [1, 1, 480, 160],
+              "image_pooling/weights": [1, 1, 160, 256], "aspp0/BatchNorm/gamma": [256],
+              "concat_projection/weights": [1, 1, 512, 256], "logits/semantic/biases": [21]}
+XCEPTION_KNOWN = {"xception_65/entry_flow/conv1_1/weights": [3, 3, 3, 32],
+                  "xception_65/entry_flow/block1/unit_1/xception_module/shortcut/weights": [1, 1, 64, 128],
+                  "xception_65/middle_flow/block1/unit_16/xception_module/separable_conv3_pointwise/BatchNorm/gamma":
+                      [728],
+                  "xception_65/exit_flow/block2/unit_1/xception_module/separable_conv3_depthwise/depthwise_weights":
+                      [3, 3, 1536, 1],
+                  "aspp3_pointwise/weights": [1, 1, 2048, 256], "concat_projection/weights": [1, 1, 1280, 256],
+                  "decoder/feature_projection0/weights": [1, 1, 256, 48],
+                  "decoder/decoder_conv0_depthwise/depthwise_weights": [3, 3, 304, 1],
+                  "logits/semantic/weights": [1, 1, 256, 21]}
+# TF1 variable name ending → the Keras attribute of the layer named after its scope (the test's own inverse).
+ATTRIBUTES = {"weights": "kernel", "biases": "bias", "depthwise_weights": "depthwise_kernel", "gamma": "gamma",
+              "beta": "beta", "moving_mean": "moving_mean", "moving_variance": "moving_variance"}
+
+
+@pytest.fixture(scope="module")
+def mnv2_checkpoint(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mnv2_zoo")
+    return folder, write_tf1_checkpoint(str(folder / "model.ckpt"), mobilenet_v2_names(0.5, CLASSES))
+
+
+def _layer_value(model, name):
+    scope, _, variable = name.rpartition("/")
+    return getattr(model.network.get_layer(keras_name(scope)), ATTRIBUTES[variable]).numpy()
+
+
+def _check_all_loaded(model, values, loaded):
+    assert sorted(loaded.loaded) == sorted(values) and not loaded.unused
+    assert sorted(loaded.training_state) == sorted(["global_step"] + [f"{n}/Momentum" for n in list(values)[:5]])
+    for name, expected in values.items():
+        np.testing.assert_array_equal(_layer_value(model, name), expected, err_msg=name)
+
+
+def test_mobilenet_v2_zoo_names_and_values(mnv2_checkpoint):
+    folder, values = mnv2_checkpoint
+    for name, shape in MNV2_KNOWN.items():
+        assert list(values[name].shape) == shape, name
+    assert not any(n.startswith("MobilenetV2/") and n.endswith("/gamma") for n in values)   # slim: no BN scale
+    model = build_model(MNV2, CLASSES)
+    assert find_tf1_checkpoint(folder) == str(folder / "model.ckpt")
+    loaded = load_tf1(model, str(folder / "model.ckpt"), skip_classifier=False)
+    _check_all_loaded(model, values, loaded)
+    assert set(MNV2_KNOWN) <= set(loaded.loaded)
+
+
+def test_xception_65_zoo_names_and_values(tmp_path):
+    values = write_tf1_checkpoint(str(tmp_path / "model.ckpt"), xception_65_names(CLASSES))
+    for name, shape in XCEPTION_KNOWN.items():
+        assert list(values[name].shape) == shape, name
+    model = build_model(XCEPTION, CLASSES)
+    loaded = load_tf1(model, str(tmp_path / "model.ckpt"), skip_classifier=False)
+    _check_all_loaded(model, values, loaded)
+    assert set(XCEPTION_KNOWN) <= set(loaded.loaded)
+    # Parity of the stem (fixed padding on the stride-2 conv) at a k·16+1 size and an even one.
+    for size in (129, 128):
+        images = tf.constant(np.random.default_rng(size).uniform(0, 255, [1, size, size, 3]), tf.float32)
+        x = images * (2 / 255) - 1
+        x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])   # fixed_padding: 3×3 → 1 before, 1 after
+        x = tf.nn.relu(_bn(tf.nn.conv2d(x, values["xception_65/entry_flow/conv1_1/weights"], 2, "VALID"),
+                           values, "xception_65/entry_flow/conv1_1", 1e-3))
+        x = tf.nn.relu(_bn(tf.nn.conv2d(x, values["xception_65/entry_flow/conv1_2/weights"], 1, "SAME"),
+                           values, "xception_65/entry_flow/conv1_2", 1e-3))
+        _assert_close(_intermediate(model, "xception_65/entry_flow/conv1_2/relu", images), x)
+        # Exit block 2 runs at rate 2 at OS 16, its ReLU inside (after the depthwise BN).
+        module = "xception_65/exit_flow/block2/unit_1/xception_module"
+        x = _intermediate(model, "xception_65/exit_flow/block1/unit_1/xception_module/add", images)
+        x = tf.nn.relu(_bn(_depthwise(x, values, f"{module}/separable_conv1_depthwise", 2), values,
+                           f"{module}/separable_conv1_depthwise", 1e-3))
+        _assert_close(_intermediate(model, f"{module}/separable_conv1_depthwise/relu", images), x)
+        _check_xception_head(model, values, images)
+
+
+def _check_xception_head(model, values, images):
+    """ASPP (rates 6, 12, 18) + decoder + logits from our backbone's two endpoints, against the model's logits."""
+    features = tf.constant(_intermediate(
+        model, "xception_65/exit_flow/block2/unit_1/xception_module/separable_conv3_pointwise/relu", images))
+    low_level = tf.constant(_intermediate(
+        model, "xception_65/entry_flow/block2/unit_1/xception_module/separable_conv2_pointwise/BatchNorm", images))
+    pooled = _resize(_conv_relu(tf.reduce_mean(features, [1, 2], keepdims=True), values, "image_pooling"),
+                     tf.shape(features)[1:3])
+    branches = [pooled, _conv_relu(features, values, "aspp0")]
+    branches += [_separable_relu(features, values, f"aspp{i}", rate) for i, rate in enumerate([6, 12, 18], 1)]
+    x = _conv_relu(tf.concat(branches, -1), values, "concat_projection")
+    projected = _conv_relu(low_level, values, "decoder/feature_projection0")
+    x = tf.concat([_resize(x, tf.shape(projected)[1:3]), projected], -1)
+    for i in range(2):
+        x = _separable_relu(x, values, f"decoder/decoder_conv{i}", 1)
+    _assert_close(model(images).numpy(), _logits(x, values, images.shape[1:3]))
+    # At these sizes the features are 9×9 (8×8): rates 12 and 18 only reach the centre tap, so each
+    # branch's depthwise is also checked alone on a 41×41 input, where the rates differ.
+    wide = tf.constant(np.random.default_rng(0).normal(size=[1, 41, 41, 2048]), tf.float32)
+    for i, rate in enumerate([6, 12, 18], 1):
+        layer = model.network.get_layer(keras_name(f"aspp{i}_depthwise"))
+        _assert_close(layer(wide).numpy(), _depthwise(wide, values, f"aspp{i}_depthwise", rate))
+
+
+def _assert_close(ours, expected):
+    """Within 1e-4 of the largest magnitude: float32 kernels of different ops differ by less."""
+    expected = np.asarray(expected)
+    assert ours.shape == expected.shape
+    np.testing.assert_allclose(ours, expected, atol=1e-4 * np.abs(expected).max())
+
+
+def _depthwise(x, values, scope, rate):
+    return tf.nn.depthwise_conv2d(x, values[f"{scope}/depthwise_weights"], [1, 1, 1, 1], "SAME",
+                                  dilations=[rate, rate])
+
+
+def _conv_relu(x, values, scope, epsilon=1e-5):
+    return tf.nn.relu(_bn(tf.nn.conv2d(x, values[f"{scope}/weights"], 1, "SAME"), values, scope, epsilon))
+
+
+def _separable_relu(x, values, scope, rate):
+    """The head's split separable conv: depthwise (rate) → BN → ReLU → pointwise → BN → ReLU, BN eps 1e-5."""
+    x = tf.nn.relu(_bn(_depthwise(x, values, f"{scope}_depthwise", rate), values, f"{scope}_depthwise", 1e-5))
+    return _conv_relu(x, values, f"{scope}_pointwise")
+
+
+def _logits(x, values, size):
+    """logits/semantic (1×1 with bias), resized align-corners to the input size as the original does."""
+    logits = tf.nn.conv2d(x, values["logits/semantic/weights"], 1, "SAME") + values["logits/semantic/biases"]
+    return _resize(logits, list(size)).numpy()
+
+
+def _bn(x, values, scope, epsilon):
+    """Inference batch norm from the TF1 values; no gamma = scale 1 (slim's scale=False)."""
+    gamma = values.get(f"{scope}/BatchNorm/gamma", 1.0)
+    return ((x - values[f"{scope}/BatchNorm/moving_mean"]) / np.sqrt(values[f"{scope}/BatchNorm/moving_variance"]
+                                                                     + epsilon) * gamma
+            + values[f"{scope}/BatchNorm/beta"])
+
+
+def _intermediate(model, tf1_scope_name, images):
+    """Our network's output at one layer, for the model's own input normalisation."""
+    network = model.network
+    probe = tf_keras.Model(network.input, network.get_layer(keras_name(tf1_scope_name)).output)
+    return probe(tf.cast(images, tf.float32) * (2 / 255) - 1).numpy()
+
+
+def _resize(x, like_hw):
+    return tf.compat.v1.image.resize_bilinear(x, like_hw, align_corners=True)
+
+
+@pytest.mark.parametrize("size", [129, 128])
+def test_mobilenet_v2_parity_stem_and_head(mnv2_checkpoint, size):
+    """Plain-TF reference from the checkpoint values: the stem and first block (TF SAME padding, ReLU6, BN
+    without gamma) and the whole head from the backbone features to the align-corners-resized logits."""
+    folder, values = mnv2_checkpoint
+    model = build_model(MNV2, CLASSES)
+    load_tf1(model, str(folder / "model.ckpt"), skip_classifier=False)
+    images = tf.constant(np.random.default_rng(size).uniform(0, 255, [2, size, size, 3]), tf.float32)
+
+    x = images * (2 / 255) - 1
+    x = tf.nn.relu6(_bn(tf.nn.conv2d(x, values["MobilenetV2/Conv/weights"], 2, "SAME"), values,
+                        "MobilenetV2/Conv", 1e-3))
+    x = tf.nn.relu6(_bn(tf.nn.depthwise_conv2d(x, values["MobilenetV2/expanded_conv/depthwise/depthwise_weights"],
+                                               [1, 1, 1, 1], "SAME"), values, "MobilenetV2/expanded_conv/depthwise",
+                        1e-3))
+    x = _bn(tf.nn.conv2d(x, values["MobilenetV2/expanded_conv/project/weights"], 1, "SAME"), values,
+            "MobilenetV2/expanded_conv/project", 1e-3)
+    ours = _intermediate(model, "MobilenetV2/expanded_conv/project/BatchNorm", images)
+    assert ours.shape[1:3] == ((size + 1) // 2,) * 2
+    _assert_close(ours, x)
+    # OS 16: expanded_conv_14's depthwise runs at rate 2 (13, the stride turned 1, keeps rate 1).
+    x = _intermediate(model, "MobilenetV2/expanded_conv_14/expand/relu6", images)
+    x = tf.nn.relu6(_bn(_depthwise(x, values, "MobilenetV2/expanded_conv_14/depthwise", 2), values,
+                        "MobilenetV2/expanded_conv_14/depthwise", 1e-3))
+    _assert_close(_intermediate(model, "MobilenetV2/expanded_conv_14/depthwise/relu6", images), x)
+
+    features = tf.constant(_intermediate(model, "MobilenetV2/expanded_conv_16/project/BatchNorm", images))
+    pooled = _resize(_conv_relu(tf.reduce_mean(features, [1, 2], keepdims=True), values, "image_pooling"),
+                     tf.shape(features)[1:3])
+    x = _conv_relu(tf.concat([pooled, _conv_relu(features, values, "aspp0")], -1), values, "concat_projection")
+    ours = model(images).numpy()
+    assert ours.shape == (2, size, size, CLASSES)
+    _assert_close(ours, _logits(x, values, [size, size]))
+
+
+def test_transfer_learning_skips_the_classifier_and_continue_loads_it(mnv2_checkpoint, tmp_path):
+    folder, values = mnv2_checkpoint
+    cfg = {"init_weights": str(folder), "weights_init_type": "transfer_learning", "model": MNV2}
+    source = init_source(cfg, mapping=None)
+    assert source.info is None and str(source.checkpoint) == str(folder / "model.ckpt")
+    model = build_model(MNV2, 4)   # a 4-class project: the 21-class logits cannot fit, and need not
+    before = model.network.get_layer(keras_name("logits/semantic")).kernel.numpy()
+    summary = initialise(model, tf_keras.optimizers.SGD(), source)
+    np.testing.assert_array_equal(model.network.get_layer(keras_name("logits/semantic")).kernel.numpy(), before)
+    np.testing.assert_array_equal(_layer_value(model, "aspp0/weights"), values["aspp0/weights"])
+    assert f"{len(values) - 2} loaded, 6 ignored (optimizer slots / global_step)" in summary
+    assert "2 skipped and random (the classifier logits/semantic)" in summary
+
+    model = build_model(MNV2, CLASSES)
+    summary = initialise(model, tf_keras.optimizers.SGD(),
+                         init_source({**cfg, "weights_init_type": "continue_training"}, mapping=None))
+    np.testing.assert_array_equal(_layer_value(model, "logits/semantic/weights"), values["logits/semantic/weights"])
+    assert f"{len(values)} loaded" in summary and "optimizer starts fresh" in summary
+
+
+def test_tf1_checkpoint_needs_the_deeplab_implementation(mnv2_checkpoint):
+    folder, _ = mnv2_checkpoint
+    cfg = {"init_weights": str(folder / "model.ckpt"), "weights_init_type": "transfer_learning",
+           "model": {**MNV2, "implementation": "tf_models"}}
+    with pytest.raises(UserError, match='implementation "deeplab"'):
+        init_source(cfg, mapping=None)
+
+
+def test_missing_and_mismatched_variables_are_named(tmp_path):
+    names = mobilenet_v2_names(0.5, CLASSES)
+    del names["MobilenetV2/expanded_conv_3/expand/BatchNorm/moving_mean"]
+    names["aspp0/weights"] = [1, 1, 160, 128]
+    write_tf1_checkpoint(str(tmp_path / "model.ckpt"), names)
+    model = build_model(MNV2, CLASSES)
+    before = [v.numpy() for v in model.weights]
+    with pytest.raises(UserError) as err:
+        load_tf1(model, str(tmp_path / "model.ckpt"), skip_classifier=False)
+    assert err.value.lines[0].endswith("1 variable(s) missing from the checkpoint: "
+                                       "MobilenetV2/expanded_conv_3/expand/BatchNorm/moving_mean "
+                                       "(is it a checkpoint of this backbone / depth_multiplier / decoder?)")
+    assert "variable aspp0/weights: shape [1, 1, 160, 128] in the checkpoint, [1, 1, 160, 256] in the model" \
+        in err.value.lines[1]
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(before, model.weights))   # nothing assigned
+
+    model = build_model(MNV2, 4)   # the classifier is checked too when it is loaded
+    write_tf1_checkpoint(str(tmp_path / "ok.ckpt"), mobilenet_v2_names(0.5, CLASSES))
+    with pytest.raises(UserError, match=r"logits/semantic/weights: shape \[1, 1, 256, 21\]"):
+        load_tf1(model, str(tmp_path / "ok.ckpt"), skip_classifier=False)
+
+
+@pytest.mark.parametrize("depth_multiplier", [0.5, 1.0])
+def test_every_model_variable_has_one_tf1_name(depth_multiplier):
+    """Names and shapes equal the zoo layout's, for both published MobileNetV2 widths."""
+    model = build_model({**MNV2, "depth_multiplier": depth_multiplier}, CLASSES)
+    names = tf1_variables(model)
+    assert len(names) == len(model.weights) == len({id(v) for v in names.values()})
+    assert {n: v.shape.as_list() for n, v in names.items()} == mobilenet_v2_names(depth_multiplier, CLASSES)
+    if depth_multiplier == 1.0:
+        assert names["MobilenetV2/expanded_conv_16/project/weights"].shape == [1, 1, 960, 320]

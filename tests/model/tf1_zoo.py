@@ -1,0 +1,95 @@
+"""Model-zoo-like TF1 checkpoints for tests, written from research/deeplab's own layout (reference/deeplab.md,
+slim's V2_DEF and xception_65), not from our layers: names and shapes are the spec our import must meet."""
+import zlib
+
+import numpy as np
+import tensorflow as tf
+
+from trainer.model.backbones.mobilenet_v2 import EXPANDED_CONVS, channels, make_divisible
+
+
+def _conv(scope, kh, cin, cout, gamma=True, depthwise=False):
+    """One slim conv + BatchNorm: {name: shape}."""
+    kernel = {f"{scope}/depthwise_weights": [kh, kh, cin, 1]} if depthwise else {f"{scope}/weights": [kh, kh, cin, cout]}
+    bn = ["beta", "moving_mean", "moving_variance"] + (["gamma"] if gamma else [])
+    return {**kernel, **{f"{scope}/BatchNorm/{v}": [cout] for v in bn}}
+
+
+def _separable(scope, cin, cout):
+    return {**_conv(f"{scope}_depthwise", 3, cin, cin, depthwise=True), **_conv(f"{scope}_pointwise", 1, cin, cout)}
+
+
+def _head(cin, rates, decoder_cin, classes):
+    names = {**_conv("image_pooling", 1, cin, 256), **_conv("aspp0", 1, cin, 256)}
+    for i in range(1, len(rates) + 1):
+        names.update(_separable(f"aspp{i}", cin, 256))
+    names.update(_conv("concat_projection", 1, 256 * (2 + len(rates)), 256))
+    if decoder_cin:
+        names.update(_conv("decoder/feature_projection0", 1, decoder_cin, 48))
+        names.update(_separable("decoder/decoder_conv0", 256 + 48, 256))
+        names.update(_separable("decoder/decoder_conv1", 256, 256))
+    return {**names, "logits/semantic/weights": [1, 1, 256, classes], "logits/semantic/biases": [classes]}
+
+
+def mobilenet_v2_names(depth_multiplier: float, classes: int) -> dict[str, list[int]]:
+    """DeepLabV3 MobileNetV2 (no ASPP rates, no decoder); slim's BatchNorm here has no gamma."""
+    cin = channels(32, depth_multiplier)
+    names = _conv("MobilenetV2/Conv", 3, 3, cin, gamma=False)
+    for i, (t, c, _) in enumerate(EXPANDED_CONVS):
+        scope, cout = "MobilenetV2/expanded_conv" + (f"_{i}" if i else ""), channels(c, depth_multiplier)
+        inner = cin if t == 1 else make_divisible(cin * t, 8)
+        if t != 1:
+            names.update(_conv(f"{scope}/expand", 1, cin, inner, gamma=False))
+        names.update(_conv(f"{scope}/depthwise", 3, inner, inner, gamma=False, depthwise=True))
+        names.update(_conv(f"{scope}/project", 1, inner, cout, gamma=False))
+        cin = cout
+    return {**names, **_head(cin, [], 0, classes)}
+
+
+def xception_65_names(classes: int) -> dict[str, list[int]]:
+    """DeepLabV3+ Xception-65, ASPP [6, 12, 18], decoder."""
+    names = {**_conv("xception_65/entry_flow/conv1_1", 3, 3, 32), **_conv("xception_65/entry_flow/conv1_2", 3, 32, 64)}
+    cin = 64
+    blocks = [("entry_flow/block1", (128,) * 3, 1, True), ("entry_flow/block2", (256,) * 3, 1, True),
+              ("entry_flow/block3", (728,) * 3, 1, True), ("middle_flow/block1", (728,) * 3, 16, False),
+              ("exit_flow/block1", (728, 1024, 1024), 1, True), ("exit_flow/block2", (1536, 1536, 2048), 1, False)]
+    for block, depths, units, conv_shortcut in blocks:
+        for unit in range(1, units + 1):
+            scope = f"xception_65/{block}/unit_{unit}/xception_module"
+            if conv_shortcut:
+                names.update(_conv(f"{scope}/shortcut", 1, cin, depths[-1]))
+            c = cin
+            for k, depth in enumerate(depths, 1):
+                names.update(_separable(f"{scope}/separable_conv{k}", c, depth))
+                c = depth
+            cin = depths[-1]
+    return {**names, **_head(cin, [6, 12, 18], 256, classes)}
+
+
+def value(name: str, shape: list[int]) -> np.ndarray:
+    """Deterministic per name; variances positive; small enough that deep stacks stay finite."""
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    v = rng.normal(0.0, 0.1, shape).astype(np.float32)
+    if name.endswith("moving_variance"):
+        return np.abs(v) + 0.5
+    if name.endswith("gamma"):
+        return v + 1.0
+    return v
+
+
+def write_tf1_checkpoint(prefix: str, shapes: dict[str, list[int]], extra_training_state: bool = True) -> dict:
+    """A TF1 Saver checkpoint with exactly these names (plus global_step and Momentum slots, as training
+    checkpoints hold); returns the model values {name: array}."""
+    values = {name: value(name, shape) for name, shape in shapes.items()}
+    saved = dict(values)
+    if extra_training_state:
+        saved["global_step"] = np.int64(30000)
+        for name in list(values)[:5]:
+            saved[f"{name}/Momentum"] = np.zeros_like(values[name])
+    with tf.Graph().as_default():
+        variables = {name: tf.compat.v1.Variable(v, name=name.replace("/", "_")) for name, v in saved.items()}
+        saver = tf.compat.v1.train.Saver(variables)
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            saver.save(session, prefix, write_meta_graph=False)
+    return values
