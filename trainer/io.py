@@ -8,6 +8,32 @@ from pathlib import Path
 from trainer.errors import UserError
 
 
+def read_json(path: Path, what: str):
+    """A JSON file this tool wrote: a missing or damaged one is a user error naming it, not a traceback."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UserError(f"{what} {path} cannot be read: {e}") from None
+
+
+def read_json_lines(path: Path) -> list:
+    """The complete records of a JSON-lines file. A kill mid-append leaves a partial last line: it and
+    anything after it are dropped."""
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines() if path.is_file() else []:
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            break
+    return records
+
+
+def write_json_lines(path: Path, records: list) -> None:
+    """Replace a JSON-lines file as a whole (e.g. cut back to its complete records before appending again)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+
+
 def write_json(path: Path, data) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as f:

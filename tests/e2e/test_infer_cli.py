@@ -137,3 +137,16 @@ def test_unknown_save_class_is_a_user_error(trained_run, tiny_project, tmp_path)
                         "--output", str(tmp_path / "out"), "--set", 'mode.model_classes.save_classes=["dog"]')
     assert result.returncode == 2 and "'dog'" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.*"))
+
+
+def test_damaged_checkpoint_config_is_a_user_error(trained_run, tiny_project, tmp_path, capsys):
+    import shutil
+
+    from trainer.cli import infer as infer_cli
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run, symlinks=True)
+    (run / "best" / "config.json").write_text('{"settings": ')   # cut short
+    status = infer_cli.main(["--model", str(run), "--project", str(tiny_project), "--output", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert status == 2 and "config.json cannot be read" in err and "Traceback" not in err

@@ -118,3 +118,14 @@ def test_data_error_exits_2_naming_the_split(tiny_project, tmp_path):
     assert result.returncode == 2
     assert 'There are no annotations with tag "holdout"' in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_resume_of_a_damaged_run_is_a_user_error(tmp_path, capsys):
+    from trainer.cli import train as train_cli
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text("[1, 2]")
+    (tmp_path / "run" / "run.json").write_text('{"project": "x"}')
+    status = train_cli.main(["--resume", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert status == 2 and "not a train config" in err and "Traceback" not in err

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from trainer.data.supervisely import Sample
 from trainer.errors import UserError
-from trainer.io import atomic_path, write_json
+from trainer.io import atomic_path, read_json, read_json_lines, write_json, write_json_lines
 
 MARKER = ".unfinished-run.json"
 LEDGER = ".finished-images.jsonl"
@@ -48,10 +48,10 @@ class ProjectWriter:
         if not marker.is_file():
             raise UserError(f"--resume: there is no unfinished run of {self.output} to continue "
                             f"(looked for {self.partial})")
-        started = json.loads(marker.read_text(encoding="utf-8"))
+        started = read_json(marker, "--resume: the unfinished run's marker")
         changes = [f"--resume: the unfinished run in {self.partial} was started with {key} {json.dumps(then)}, "
                    f"now {json.dumps(now)}" for key, then, now in _differences(started, run)]
-        if json.loads((self.partial / "meta.json").read_text(encoding="utf-8")) != meta:
+        if read_json(self.partial / "meta.json", "--resume: the unfinished run's") != meta:
             changes.append(f"--resume: the project's meta.json changed since the run in {self.partial} started")
         if changes:
             raise UserError(*changes, "rerun exactly the command that started it, or delete that folder to start again")
@@ -60,14 +60,8 @@ class ProjectWriter:
         """Finished images by (dataset, name). A line cut short by a hard kill is dropped (its image is redone)."""
         if not self.ledger.is_file():
             return {}
-        records = []
-        for line in self.ledger.read_text(encoding="utf-8").splitlines():
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                break
-        with atomic_path(self.ledger) as tmp:
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+        records = read_json_lines(self.ledger)
+        write_json_lines(self.ledger, records)
         return {(r["dataset"], r["name"]): r for r in records}
 
     def add(self, sample: Sample, ann: dict, files: dict[str, bytes], record: dict) -> None:

@@ -1,5 +1,4 @@
 """Checkpoint folders: RUN/checkpoints/NNNNNNNN/{weights, config.json}, written atomically."""
-import json
 import os
 import shutil
 import tempfile
@@ -10,7 +9,7 @@ import tensorflow as tf
 from trainer.config.resolve import fill_defaults
 from trainer.config.validate import load_schema, validate_train_config
 from trainer.errors import UserError
-from trainer.io import point_link, write_json
+from trainer.io import point_link, read_json, write_json
 
 WEIGHTS_PREFIX = "weights/ckpt"
 
@@ -56,8 +55,9 @@ def load_checkpoint_model(checkpoint_dir: Path) -> tuple:
 def read_info(checkpoint_dir: Path) -> dict:
     """The checkpoint's config.json, its settings completed with defaults of keys added since it was written."""
     path = checkpoint_dir / "config.json"
-    with open(path, encoding="utf-8") as f:
-        info = json.load(f)
+    info = read_json(path, "checkpoint")
+    if not isinstance(info, dict) or not isinstance(info.get("settings"), dict):
+        raise UserError(f"checkpoint {path}: not a checkpoint's config.json (no settings object)")
     info["settings"] = fill_defaults(info["settings"], load_schema("train"))
     validate_train_config(info["settings"], f"checkpoint {path}: settings")
     return info

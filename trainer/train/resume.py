@@ -13,8 +13,8 @@ from pathlib import Path
 from trainer.config.resolve import fill_defaults
 from trainer.config.validate import load_schema, validate_train_config
 from trainer.errors import UserError
-from trainer.io import atomic_path, point_link, write_json
-from trainer.model.checkpoints import newest_checkpoint
+from trainer.io import point_link, read_json_lines, write_json, write_json_lines
+from trainer.model.checkpoints import newest_checkpoint, read_info
 
 RUN_FILE = "run.json"  # what a run needs besides its config to be resumed: the project it reads
 
@@ -39,20 +39,11 @@ def read_run(run_dir: Path) -> tuple[dict, Path]:
         project = Path(json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))["project"])
     except (OSError, ValueError, KeyError) as e:
         raise UserError(f"--resume {run_dir}: not a run folder of this tool (config.json and {RUN_FILE}): {e}") from None
+    if not isinstance(cfg, dict):
+        raise UserError(f"--resume {run_dir}: config.json is not a train config (not a JSON object)")
     cfg = fill_defaults(cfg, load_schema("train"))
     validate_train_config(cfg, f"--resume {run_dir}: config.json")
     return cfg, project
-
-
-def _read_records(path: Path) -> list[dict]:
-    """metrics.jsonl's complete lines (a kill mid-write leaves a partial last one)."""
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines() if path.is_file() else []:
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            continue
-    return records
 
 
 def resume_state(run_dir: Path, iters_per_epoch: int) -> RunState:
@@ -63,17 +54,16 @@ def resume_state(run_dir: Path, iters_per_epoch: int) -> RunState:
     if checkpoint is None:
         records, state = [], RunState()
     else:
-        info = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
+        info = read_info(checkpoint)
         if info["iters_per_epoch"] != iters_per_epoch:
             raise UserError(f"--resume {run_dir}: the run had {info['iters_per_epoch']} iterations per epoch, the "
                             f"project and devices now give {iters_per_epoch}: its images or devices have changed")
         step = info["step"]
-        records = [r for r in _read_records(run_dir / "metrics.jsonl") if r["step"] < step] + [info["metrics"]]
+        records = [r for r in read_json_lines(run_dir / "metrics.jsonl") if r["step"] < step] + [info["metrics"]]
         state = RunState(step=step, validations=info["validations"], records=records, checkpoint=checkpoint)
         point_link(run_dir / "last", checkpoint)
         point_link(run_dir / "best", run_dir / "checkpoints" / f"{best_record(records)['step']:08d}")
-    with atomic_path(run_dir / "metrics.jsonl") as tmp:
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    write_json_lines(run_dir / "metrics.jsonl", records)
     return state
 
 
