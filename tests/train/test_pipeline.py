@@ -46,13 +46,20 @@ def test_epoch_order_is_a_permutation():
     assert list(epoch_order(10, 0, 0, shuffle=False)[0]) == list(range(10))
 
 
-def test_labels_stay_valid_and_padding_is_ignored(parts):
-    mapping, train, _ = parts
-    # 64×64 images: always padded
-    loader = SampleLoader(train, mapping, lambda: augment.build_transform(augment.default_spec("train", 200, 200)))
-    image, mask = loader.load(0, seed=1)
-    assert image.shape == (200, 200, 3) and mask.shape == (200, 200)
+def _first_sample(parts, split: str, height: int, width: int, seed: int):
+    """The first sample of `split` through the default pipeline; its labels must be classes or ignored."""
+    mapping, train, val = parts
+    samples = train if split == "train" else val
+    loader = SampleLoader(samples, mapping,
+                          lambda: augment.build_transform(augment.default_spec(split, height, width)))
+    image, mask = loader.load(0, seed=seed)
+    assert image.shape == (height, width, 3) and mask.shape == (height, width)
     assert set(np.unique(mask)) <= set(range(mapping.num_classes)) | {IGNORE_LABEL}
+    return image, mask
+
+
+def test_labels_stay_valid_and_padding_is_ignored(parts):
+    image, mask = _first_sample(parts, "train", 200, 200, seed=1)   # 64×64 images: always padded
     # padded at the bottom and on the right (on the left after a flip), with the ignore label / mean pixel
     assert (mask[-1, :] == IGNORE_LABEL).all()
     assert (mask[:, -1] == IGNORE_LABEL).all() or (mask[:, 0] == IGNORE_LABEL).all()
@@ -60,8 +67,4 @@ def test_labels_stay_valid_and_padding_is_ignored(parts):
 
 
 def test_validation_resizes_with_nearest_masks(parts):
-    mapping, _, val = parts
-    loader = SampleLoader(val, mapping, lambda: augment.build_transform(augment.default_spec("val", 96, 80)))
-    image, mask = loader.load(0, seed=0)
-    assert image.shape == (96, 80, 3) and mask.shape == (96, 80)
-    assert set(np.unique(mask)) <= set(range(mapping.num_classes)) | {IGNORE_LABEL}
+    _first_sample(parts, "val", 96, 80, seed=0)
