@@ -6,7 +6,9 @@ speed does not depend on them), it prints
   in-memory 513×513 tensors (target ≥ 0.8×: decoding, resizing and writing overlap the model);
 - the cost per image of sliding_window and of research DeepLab's TTA (scales 0.5…1.75 + flip) relative to
   full_image;
-- how many times the model graph was traced (1 each: image sizes and batch sizes do not retrace).
+- how many times the model graph was traced (1 each: image sizes and batch sizes do not retrace);
+- the peak memory of combining sliding_window scores on a 4000×3000 image with 21 classes (fake scores, no model),
+  against a full-image score buffer (rows are dropped once no window reaches them).
 Timings depend on what else the machine runs: the load average is printed with them.
 """
 import argparse
@@ -16,18 +18,23 @@ import shutil
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
+from types import SimpleNamespace
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from trainer.config.resolve import resolve_infer_config, resolve_train_config  # noqa: E402
 from trainer.data.classes import build_class_mapping  # noqa: E402
 from trainer.data.demo import write_synthetic_project  # noqa: E402
 from trainer.data.supervisely import read_project  # noqa: E402
+from trainer.infer.modes.scores import class_map  # noqa: E402
+from trainer.infer.modes.sliding_window import SlidingWindow  # noqa: E402
 from trainer.infer.predictor import Predictor  # noqa: E402
 from trainer.infer.run import infer_project  # noqa: E402
 from trainer.model.builder import build_model  # noqa: E402
@@ -77,6 +84,24 @@ def _run(model, mapping, size, project, output: Path, sets: list[str]) -> tuple[
     return len(project.samples) / (time.perf_counter() - start), predictor.traces
 
 
+def _score_rows_peak(height: int, width: int, classes: int, batch_size: int = 8) -> float:
+    """MiB traced at most by class_map in sliding_window mode. The fake scores are one batch made beforehand, so
+    the figure is the combining's own: score rows, counts, crops and the class map."""
+    window = SLIDING_WINDOW["window"]
+    scores = np.random.default_rng(0).random((batch_size, window["height"], window["width"], classes), np.float32)
+    predictor = SimpleNamespace(classes=SimpleNamespace(out_classes=[{}] * classes),
+                                scores=lambda crops: scores[:len(crops)])
+    mode = resolve_infer_config(None, [f"mode={json.dumps(SLIDING_WINDOW)}"])["mode"]
+    regions = SlidingWindow(mode, None).plan(None, height, width).regions
+    image = np.zeros((height, width, 3), np.uint8)
+    tracemalloc.start()
+    try:
+        class_map(predictor, image, regions, batch_size)
+        return tracemalloc.get_traced_memory()[1] / 2 ** 20
+    finally:
+        tracemalloc.stop()
+
+
 def main() -> None:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--images", type=int, default=105, help="project size (at least 100 for the figures)")
@@ -111,6 +136,11 @@ def main() -> None:
               f"full_image's time per image ({base:.2f} images/s on the same images)")
         print(f"model traces: full_image {full_traces}, sliding_window {window_traces}, TTA {tta_traces} "
               f"(over {len(SIZES)} image sizes)")
+        height, width, classes = 4000, 3000, 21
+        print(f"sliding_window score combining on {width}×{height}, {classes} classes (fake scores): peak "
+              f"{_score_rows_peak(height, width, classes):.0f} MiB traced (the class map alone is "
+              f"{height * width * 4 / 2 ** 20:.0f} MiB), against a full-image score buffer of "
+              f"{height * width * classes * 4 / 2 ** 20:.0f} MiB + {height * width * 4 / 2 ** 20:.0f} MiB of counts")
         print(f"after: {_load()}")
 
 

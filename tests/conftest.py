@@ -31,6 +31,14 @@ def run_script(script: str, *args: str, cwd: Path | None = None) -> subprocess.C
                           capture_output=True, text=True, timeout=900)
 
 
+def run_cli_reporting_tensorflow(cli: str, *args: str) -> subprocess.CompletedProcess:
+    """trainer.cli.<cli>.main in a fresh interpreter whose last stdout line says whether TensorFlow got imported."""
+    code = (f"import sys; from trainer.cli.{cli} import main; status = main(sys.argv[1:]); "
+            "print('tensorflow loaded:', 'tensorflow' in sys.modules); sys.exit(status)")
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                          capture_output=True, text=True, timeout=300)
+
+
 @pytest.fixture(scope="session")
 def tiny_project(tmp_path_factory) -> Path:
     return write_synthetic_project(tmp_path_factory.mktemp("data") / "tiny", train=6, val=3, size=(64, 64), seed=1)

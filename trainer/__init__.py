@@ -5,16 +5,22 @@ import os
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
 
-def load_model(path):
+def load_model(path, output_stride=None, atrous_rates=None):
     """The model of a checkpoint folder, or of a run folder's best checkpoint, for use from Python.
 
     `model(images)` maps float32 RGB images [B, H, W, 3] with values 0..255 to float32 logits [B, H, W, classes]
     at the input resolution (align-corners bilinear from the output stride, as research/deeplab). TensorFlow is
-    imported here, not by `import trainer`. A path that is neither raises trainer.errors.UserError.
+    imported here, not by `import trainer`. `output_stride` / `atrous_rates` run the same weights differently, as
+    infer.py's model.output_stride / model.atrous_rates do (None: as trained). A path that is neither, or rates that
+    do not fit the model, raise trainer.errors.UserError.
     """
     from pathlib import Path
 
-    from trainer.model.checkpoints import find_checkpoint, load_checkpoint_model
+    from trainer.model.checkpoint_folders import find_checkpoint, read_info
+    from trainer.model.checkpoints import load_checkpoint_model
+    from trainer.model.stride import at_output_stride
 
-    model, _ = load_checkpoint_model(find_checkpoint(Path(path), "load_model"))
+    checkpoint = find_checkpoint(Path(path), "load_model")
+    model_cfg = at_output_stride(read_info(checkpoint)["settings"]["model"], output_stride, atrous_rates, prefix="")
+    model, _ = load_checkpoint_model(checkpoint, model_cfg)
     return model

@@ -63,7 +63,7 @@ TRAIN_CASES = [
 INFER_CASES = [
     ({"model": {"gpu_device": -1}}, "model.gpu_device", "-1 is less than the minimum of 0"),
     ({"model": {"gpu_device": "0"}}, "model.gpu_device", 'expected integer, got string "0"'),
-    ({"model": {"gpu_devices": [0]}}, "model.gpu_devices", "unknown key (allowed: gpu_device)"),
+    ({"model": {"gpu_devices": [0]}}, "model.gpu_devices", "unknown key (allowed: atrous_rates, gpu_device, output_stride)"),
     ({"mode": {"name": "tiles"}}, "mode.name", '"tiles" is not one of: "full_image"'),
     ({"mode": {"name": 1}}, "mode.name", "expected string, got number 1"),
     ({"mode": "full_image"}, "mode", 'expected object, got string "full_image"'),

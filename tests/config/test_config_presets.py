@@ -57,6 +57,20 @@ def test_model_presets():
     assert (resnet["input_size"], resnet["batch_size"]) == ({"width": 513, "height": 513}, {"train": 2, "val": 1})
 
 
+ZOO_PRESETS = ["mobilenetv2_dm05_voc", "mobilenetv2_voc", "xception65_voc", "mobilenetv2_cityscapes",
+               "xception65_cityscapes", "xception65_ade20k"]
+
+
+@pytest.mark.parametrize("name", ZOO_PRESETS)
+def test_zoo_presets_carry_deeplabs_fine_tuning_recipe(name):
+    """research/deeplab train.py's defaults for fine-tuning a model-zoo checkpoint with small batches."""
+    config = resolve_train_config(None, name, [])
+    assert config["optimizer"] == {"name": "sgd", "momentum": 0.9, "weight_decay": 0, "l2_regularization": 0.00004,
+                                   "clip_norm": 0}
+    assert config["lr_schedule"] == {"name": "poly", "power": 0.9, "end_lr": 0, "warmup_epochs": 0}
+    assert (config["lr"], config["freeze_batchnorm"]) == (0.0001, True)
+
+
 def test_load_unknown_preset():
     with pytest.raises(ConfigError) as info:
         load_preset("nope")

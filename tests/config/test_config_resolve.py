@@ -27,7 +27,7 @@ PLUGIN_TRAIN_DEFAULTS = {
     # additions whose defaults keep the plugin's behaviour (no init weights, constant-rate Adam, plain loss)
     "init_weights": None,
     "freeze_batchnorm": False,
-    "optimizer": {"name": "adam", "momentum": 0.9, "weight_decay": 0, "clip_norm": 0},
+    "optimizer": {"name": "adam", "momentum": 0.9, "weight_decay": 0, "l2_regularization": 0, "clip_norm": 0},
     "lr_schedule": {"name": "constant", "power": 0.9, "end_lr": 0, "warmup_epochs": 0},
     "loss": {"class_weights": {}, "top_k_percent_pixels": 1.0},
     "early_stopping": {"patience": 0},
@@ -38,7 +38,7 @@ PLUGIN_TRAIN_DEFAULTS = {
     "model": {"backbone": "mobilenet_v2", "implementation": "tf_models", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [], "decoder": False, "batchnorm_momentum": 0.997},
 }
 INFER_DEFAULTS = {
-    "model": {"gpu_device": 0},
+    "model": {"gpu_device": 0, "output_stride": None, "atrous_rates": None},
     "mode": {"name": "full_image", "model_classes": {"save_classes": "__all__", "add_suffix": "_deeplab"}},
     "tta": {"scales": [1.0], "flip": False},
     "batch_size": 8,
@@ -144,7 +144,7 @@ def test_unknown_preset_argument_lists_known_ones():
 def test_infer_file_then_set(tmp_path):
     file = _write(tmp_path, {"model": {"gpu_device": 1}, "mode": {"model_classes": {"add_suffix": "_x"}}})
     config = resolve_infer_config(file, ['mode.model_classes.save_classes=["cat","dog"]'])
-    assert config["model"] == {"gpu_device": 1}
+    assert config["model"] == {"gpu_device": 1, "output_stride": None, "atrous_rates": None}
     assert config["mode"]["model_classes"] == {"save_classes": ["cat", "dog"], "add_suffix": "_x"}
 
 
@@ -264,8 +264,10 @@ def test_compat_train_config_validates_unchanged():
 @pytest.mark.parametrize("name", ["supervisely_inference_config.json", "supervisely_sliding_window_config.json"])
 def test_compat_inference_configs_validate_unchanged(name):
     path = _compat(name)
+    plugin = json.loads(path.read_text())
     new_keys = {key: INFER_DEFAULTS[key] for key in ("tta", "batch_size")}
-    assert resolve_infer_config(str(path), []) == {**json.loads(path.read_text()), **new_keys}
+    new_model_keys = {"output_stride": None, "atrous_rates": None}
+    assert resolve_infer_config(str(path), []) == {**plugin, **new_keys, "model": {**plugin["model"], **new_model_keys}}
 
 
 def test_config_layer_does_not_import_tensorflow():

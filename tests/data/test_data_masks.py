@@ -149,6 +149,30 @@ def test_255_with_real_classes_is_ignore_not_a_trap(tmp_path):
     assert read_mask_project(root).problems == []
 
 
+def test_images_sharing_a_stem_refuse_the_project_naming_every_clash(tmp_path):
+    root = make(tmp_path / "p", lists={"train": ["a", "b.jpg"]}, images=("a.jpg", "a.png", "b.jpg", "b.PNG", "b.bmp"),
+                masks={"a.png": MASK, "b.png": MASK})
+    with pytest.raises(DataError) as error:
+        read_mask_project(root)
+    assert error.value.lines == [
+        f'{root / "images"}: a.jpg and a.png share the stem "a"; their mask masks/a.png and split entries "a" would '
+        "be ambiguous: rename or remove all but one",
+        f'{root / "images"}: b.PNG, b.bmp and b.jpg share the stem "b"; their mask masks/b.png and split entries "b" '
+        "would be ambiguous: rename or remove all but one"]
+
+
+def test_files_sharing_a_stem_in_split_folders(tmp_path):
+    root = make(tmp_path / "p", images=("train/a.jpg", "train/a.png", "val/a.jpg", "val/b.jpg"),
+                masks={"train/a.png": MASK, "val/a.png": MASK, "val/b.png": MASK, "val/b.PNG": MASK})
+    with pytest.raises(DataError) as error:
+        read_mask_project(root)
+    assert error.value.lines == [   # the same stem in two split folders is two datasets: no clash
+        f'{root / "images" / "train"}: a.jpg and a.png share the stem "a"; their mask masks/train/a.png would be '
+        "ambiguous: rename or remove all but one",
+        f'{root / "masks" / "val"}: b.PNG and b.png share the stem "b"; which is the mask of images/val/b.* would be '
+        "ambiguous: rename or remove all but one"]
+
+
 @pytest.mark.parametrize(
     "text, message",
     [

@@ -283,6 +283,30 @@ def test_dataset_missing_a_folder(project):
     assert error.value.lines == ['dataset "ds1": ann/ folder missing']
 
 
+def test_images_sharing_a_legacy_annotation_refuse_the_project_naming_every_clash(project):
+    write_sample(project, "ds1", "a.jpg", ann(), ann_name="a.json")
+    write_sample(project, "ds1", "a.png", None)
+    write_sample(project, "ds1", "b.jpg", ann())
+    for name in ("c.PNG", "c.bmp", "c.jpg"):
+        write_sample(project, "ds2", name, ann(), ann_name="c.json")
+    with pytest.raises(DataError) as error:
+        read_project(project)
+    assert error.value.lines == [
+        f'{project / "ds1" / "img"}: a.jpg and a.png share the stem "a"; their legacy annotation ds1/ann/a.json would '
+        "be ambiguous: rename or remove all but one, or give each its own ann/<file name>.json",
+        f'{project / "ds2" / "img"}: c.PNG, c.bmp and c.jpg share the stem "c"; their legacy annotation ds2/ann/c.json '
+        "would be ambiguous: rename or remove all but one, or give each its own ann/<file name>.json"]
+
+
+def test_images_sharing_a_stem_with_their_own_annotations_are_fine(project):
+    write_sample(project, "ds1", "a.jpg", ann(tags=["jpg"]))
+    write_sample(project, "ds1", "a.png", ann(tags=["png"]))
+    result = read_project(project)
+    assert result.problems == []
+    assert [(s.name, s.ann_path.name, s.tags) for s in result.samples] == [
+        ("a.jpg", "a.jpg.json", {"jpg"}), ("a.png", "a.png.json", {"png"})]
+
+
 def test_duplicate_class_titles(project):
     write_meta(project, classes=CLASSES + [{"title": "cat", "shape": "polygon", "color": "#000000"}])
     with pytest.raises(DataError) as error:

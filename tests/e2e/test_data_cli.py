@@ -1,15 +1,12 @@
 """The data layer through the CLIs: bad data refused before TensorFlow loads, --check, allowed corrupted samples
 skipped and listed, and a PNG-mask project trained and annotated end to end."""
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, read_jsonl, run_script
+from tests.conftest import read_jsonl, run_cli_reporting_tensorflow, run_script
 from trainer.cli import train as train_cli
 from trainer.data.demo import write_synthetic_mask_project
 from trainer.data.geometry import encode_bitmap
@@ -76,10 +73,7 @@ def test_bad_data_exits_2_naming_the_file_before_any_run(project, tmp_path, caps
 
 def check(project, *args):
     """train.py --check in a fresh interpreter that reports whether TensorFlow got imported."""
-    code = ("import sys; from trainer.cli.train import main; status = main(sys.argv[1:]); "
-            "print('tensorflow loaded:', 'tensorflow' in sys.modules); sys.exit(status)")
-    return subprocess.run([sys.executable, "-c", code, "--check", "--project", str(project), *args], cwd=REPO,
-                          env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300)
+    return run_cli_reporting_tensorflow("train", "--check", "--project", str(project), *args)
 
 
 def test_check_prints_the_summary_without_tensorflow_or_a_run_folder(tiny_project, tmp_path):
@@ -129,6 +123,19 @@ def test_allowed_corrupted_samples_are_skipped_and_listed_in_the_run(project, tm
     assert [(s["file"], s["tags"]) for s in skipped] == [("ann/img_0000.jpg.json", None), ("img/img_0006.jpg", ["val"])]
 
 
+def test_mask_images_sharing_a_stem_exit_2_with_check_and_without(tmp_path, capsys):
+    masks = write_synthetic_mask_project(tmp_path / "masks", train=2, val=1, size=(32, 32), seed=1)
+    shutil.copyfile(masks / "images/img_0000.jpg", masks / "images/img_0000.png")   # the same images converted
+    expected = [f'error: {masks / "images"}: img_0000.jpg and img_0000.png share the stem "img_0000"; their mask '
+                'masks/img_0000.png and split entries "img_0000" would be ambiguous: rename or remove all but one']
+    result = check(masks)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.splitlines() == expected
+    assert train_cli.main(["--project", str(masks), "--output", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.splitlines() == expected
+    assert not (tmp_path / "run").exists()
+
+
 def test_png_mask_project_trains_and_is_annotated(tmp_path):
     masks = write_synthetic_mask_project(tmp_path / "masks", train=6, val=3, size=(64, 64), seed=1)
     run, out = tmp_path / "run", tmp_path / "annotated"
@@ -149,3 +156,15 @@ def test_png_mask_project_trains_and_is_annotated(tmp_path):
     assert all(s.tags and s.raw_ann["objects"] for s in annotated.samples)   # split tags kept, predictions added
     assert {o["classTitle"] for s in annotated.samples for o in s.raw_ann["objects"]} <= {
         f"{t}_deeplab" for t in info["class_title_to_idx"]}
+
+
+def test_images_sharing_a_legacy_annotation_exit_2_with_check(project):
+    (project / ANN).rename(project / "ds1/ann/img_0000.json")                    # legacy ann/<stem>.json
+    shutil.copyfile(project / IMG, project / "ds1/img/img_0000.png")             # the same image converted
+    result = check(project)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.splitlines() == [
+        f'error: {project / "ds1/img"}: img_0000.jpg and img_0000.png share the stem "img_0000"; their legacy '
+        "annotation ds1/ann/img_0000.json would be ambiguous: rename or remove all but one, or give each its own "
+        "ann/<file name>.json"]
+    assert "tensorflow loaded: False" in result.stdout

@@ -5,11 +5,11 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import COMPAT, run_script
+from tests.conftest import COMPAT, REPO, run_cli_reporting_tensorflow, run_script
 from trainer.data.geometry import decode_bitmap
 from trainer.data.images import read_image
 from trainer.data.supervisely import read_project
-from trainer.model.checkpoints import find_checkpoint
+from trainer.model.checkpoint_folders import find_checkpoint
 
 TITLES = ["bg", "circle", "marker", "ring", "square", "triangle"]
 
@@ -150,3 +150,20 @@ def test_damaged_checkpoint_config_is_a_user_error(trained_run, tiny_project, tm
     status = infer_cli.main(["--model", str(run), "--project", str(tiny_project), "--output", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert status == 2 and "config.json cannot be read" in err and "Traceback" not in err
+
+
+def test_os8_multiscale_flip_config_runs_the_trained_weights_at_output_stride_8(trained_run, tiny_project, tmp_path):
+    result = run_script("infer.py", "--model", str(trained_run), "--project", str(tiny_project),
+                        "--output", str(tmp_path / "out"), "--config", str(REPO / "configs/infer_os8_multiscale_flip.json"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "model run at output stride 8 with ASPP rates [] (trained at 16 with []; same weights)" in result.stdout
+    assert len(read_project(tmp_path / "out").samples) == 9
+
+
+def test_atrous_rates_the_model_lacks_are_a_user_error_before_tensorflow(trained_run, tiny_project, tmp_path):
+    result = run_cli_reporting_tensorflow("infer", "--model", str(trained_run), "--project", str(tiny_project),
+                                          "--output", str(tmp_path / "out"), "--set", "model.atrous_rates=[12, 24, 36]")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == ["error: model.atrous_rates: [12, 24, 36] has 3 rates, the model was trained "
+                                          "with 0 ([]): the number of ASPP branches fixes the weights"]
+    assert result.stdout.splitlines()[-1] == "tensorflow loaded: False" and not (tmp_path / "out").exists()

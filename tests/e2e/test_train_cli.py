@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from tests.conftest import COMPAT, TINY_OVERRIDES, read_jsonl, run_script
+from tests.conftest import COMPAT, TINY_OVERRIDES, read_jsonl, run_cli_reporting_tensorflow, run_script
 from trainer.cli import train as train_cli
 
 EXPECTED_CLASSES = {"bg": 0, "circle": 1, "marker": 2, "ring": 3, "square": 4, "triangle": 5}
@@ -121,11 +121,15 @@ def test_data_error_exits_2_naming_the_split(tiny_project, tmp_path):
 
 
 def test_resume_of_a_damaged_run_is_a_user_error(tmp_path, capsys):
-    from trainer.cli import train as train_cli
-
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "config.json").write_text("[1, 2]")
     (tmp_path / "run" / "run.json").write_text('{"project": "x"}')
     status = train_cli.main(["--resume", str(tmp_path / "run")])
     err = capsys.readouterr().err
     assert status == 2 and "not a train config" in err and "Traceback" not in err
+
+
+def test_resume_check_reads_the_run_and_its_project_without_tensorflow(trained_run):
+    result = run_cli_reporting_tensorflow("train", "--resume", str(trained_run), "--check")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-2:] == ["check passed: the project can be trained on", "tensorflow loaded: False"]

@@ -13,15 +13,15 @@ from trainer.model.cost import multiply_adds
 from trainer.model.deeplab_head import deeplab_network
 from trainer.model.deeplab_layers import keras_name, tf1_scope
 
-# Model-zoo Multiply-Adds (g3doc/model_zoo.md), one image, OS 16.
-ZOO = [("mobilenetv2_dm05_voc", 513, 513, 0.88e9), ("mobilenetv2_voc", 513, 513, 2.75e9),
-       ("xception65_voc", 513, 513, 54.17e9), ("mobilenetv2_cityscapes", 1025, 2049, 21.27e9),
-       ("xception65_cityscapes", 1025, 2049, 418.64e9)]
+# Model-zoo Multiply-Adds (g3doc/model_zoo.md), one image, at the evaluation output stride.
+ZOO = [("mobilenetv2_dm05_voc", 16, 513, 513, 0.88e9), ("mobilenetv2_dm05_voc", 8, 513, 513, 2.84e9),
+       ("mobilenetv2_voc", 16, 513, 513, 2.75e9), ("xception65_voc", 16, 513, 513, 54.17e9),
+       ("mobilenetv2_cityscapes", 16, 1025, 2049, 21.27e9), ("xception65_cityscapes", 16, 1025, 2049, 418.64e9)]
 
 
-@pytest.mark.parametrize("preset,height,width,published", ZOO)
-def test_multiply_adds_match_the_model_zoo(preset, height, width, published):
-    cfg = resolve_train_config(None, preset, [])
+@pytest.mark.parametrize("preset,output_stride,height,width,published", ZOO)
+def test_multiply_adds_match_the_model_zoo(preset, output_stride, height, width, published):
+    cfg = resolve_train_config(None, preset, [f"model.output_stride={output_stride}"])
     model = build_model(cfg["model"], default_classes(preset))   # traced at the zoo size, run only at 64×64
     assert multiply_adds(model, height, width) == pytest.approx(published, rel=0.02)
 

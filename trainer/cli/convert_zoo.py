@@ -54,7 +54,7 @@ def convert(prefix: str, cfg: dict, titles: list[str], output: Path) -> str:
     import tensorflow as tf
 
     from trainer.model.builder import build_model
-    from trainer.model.checkpoints import WEIGHTS_PREFIX
+    from trainer.model.checkpoint_folders import WEIGHTS_PREFIX
     from trainer.model.tf1_import import load_tf1
 
     info = checkpoint_info(cfg, titles, str(Path(prefix).resolve()))   # provenance that survives a cd

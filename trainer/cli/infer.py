@@ -7,6 +7,8 @@ from trainer.data.demo import demo_project
 from trainer.data.project import open_project
 from trainer.errors import DataError, UserError
 from trainer.io import require_empty_output
+from trainer.model.checkpoint_folders import find_checkpoint, newest_run, read_info
+from trainer.model.stride import at_output_stride, describe_change
 from trainer.progress import say
 
 
@@ -34,8 +36,6 @@ def _main(argv: list[str] | None) -> None:
         raise UserError("--tag: only used with --evaluate")
 
     cfg = resolve_infer_config(args.config, args.overrides)
-    from trainer.model.checkpoints import find_checkpoint, newest_run, read_info  # TensorFlow loads from here on
-
     model_dir = Path(args.model) if args.model else newest_run(RUNS_ROOT)
     checkpoint = find_checkpoint(model_dir)
     project_root = Path(args.project) if args.project else demo_project()
@@ -44,15 +44,21 @@ def _main(argv: list[str] | None) -> None:
     project = open_project(project_root, decode_images=False)
     if not project.samples:
         raise DataError(*map(str, project.problems), f"{project_root}: no readable image to annotate")
-    tag = (args.tag or read_info(checkpoint)["settings"]["dataset_tags"]["val"]) if args.evaluate else None
+    settings = read_info(checkpoint)["settings"]
+    model_cfg = at_output_stride(settings["model"], cfg["model"]["output_stride"], cfg["model"]["atrous_rates"])
+    tag = (args.tag or settings["dataset_tags"]["val"]) if args.evaluate else None
 
+    # TensorFlow loads only once the inputs are known to be good.
     from trainer.devices import use_gpus
     from trainer.infer.predictor import Predictor
     from trainer.infer.run import Options, infer_project
 
     say(use_gpus([cfg["model"]["gpu_device"]], "model.gpu_device"))
     say(f"model: {checkpoint}")
-    predictor = Predictor.from_checkpoint(checkpoint, cfg["tta"])
+    change = describe_change(settings["model"], model_cfg)
+    if change:
+        say(change)
+    predictor = Predictor.from_checkpoint(checkpoint, cfg["tta"], model_cfg)
     problems = infer_project(cfg, predictor, project, output, Options(args.save_masks, tag, args.resume))
     say(f"output: {output}")
     if problems:

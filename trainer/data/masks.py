@@ -17,7 +17,7 @@ from trainer.data.classes import voc_color
 from trainer.data.geometry import LABEL_MASK, LabelMask
 from trainer.data.images import read_index_mask
 from trainer.data.supervisely import (IMAGE_EXTENSIONS, MetaClass, ObjectAnn, Problem, Project, ProjectMeta, Sample,
-                                      list_files)
+                                      and_list, list_files)
 from trainer.errors import DataError
 
 CLASSES_FILE = "classes.txt"
@@ -30,14 +30,19 @@ def is_mask_project(root: Path) -> bool:
 
 
 def read_mask_project(root: Path) -> Project:
-    """Bad samples become Problems, as in the Supervisely reader; a broken layout or class list is a DataError."""
+    """Bad samples become Problems, as in the Supervisely reader; a broken layout (files sharing a stem included)
+    or class list is a DataError."""
     root = Path(root)
     titles = _read_classes(root / CLASSES_FILE)
     for folder in ("images", "masks"):
         if not (root / folder).is_dir():
             raise DataError(f"{root}: {folder}/ folder missing (a mask project has {CLASSES_FILE}, images/, masks/)")
+    datasets = _datasets(root)
+    clashes = [line for _, folder, splits in datasets for line in _stem_clashes(root, folder, splits)]
+    if clashes:
+        raise DataError(*clashes)
     reader = _Reader(root, titles)
-    for dataset, folder, splits in _datasets(root):
+    for dataset, folder, splits in datasets:
         reader.read_folder(dataset, folder, splits)
     reader.refuse_binary_masks()
     split_tags = sorted({tag for s in reader.samples for tag in s.tags} | {t for p in reader.problems for t in p.tags})
@@ -87,6 +92,32 @@ def _datasets(root: Path) -> list[tuple[str, str, _FolderSplit | _SplitLists]]:
                         "nothing says which images are train and which val")
     dataset = root.resolve().name
     return [(dataset, "", _SplitLists(dataset, lists))]
+
+
+def _stem_clashes(root: Path, folder: str, splits: _FolderSplit | _SplitLists) -> list[str]:
+    """Files are paired by stem, so two images (or masks) with one stem leave the pairing to chance: a naming
+    mistake in the whole dataset (often a folder converted to a second format), not a corrupted sample to skip."""
+    image_dir, mask_dir = root / "images" / folder, root / "masks" / folder
+    lines = []
+    for stem, images in _by_stem(list_files(image_dir)):
+        entries = f' and split entries "{stem}"' if isinstance(splits, _SplitLists) else ""
+        lines.append(f'{image_dir}: {and_list(images)} share the stem "{stem}"; their mask '
+                     f"{(mask_dir / stem).relative_to(root).as_posix()}.png{entries} would be ambiguous: "
+                     "rename or remove all but one")
+    masks = list_files(mask_dir, {".png"}) if mask_dir.is_dir() else []
+    for stem, same in _by_stem(masks):
+        lines.append(f'{mask_dir}: {and_list(same)} share the stem "{stem}"; which is the mask of '
+                     f"{(image_dir / stem).relative_to(root).as_posix()}.* would be ambiguous: rename or remove all "
+                     "but one")
+    return lines
+
+
+def _by_stem(files: list[Path]) -> list[tuple[str, list[str]]]:
+    """(stem, file names) for each stem more than one of the files has."""
+    names: dict[str, list[str]] = defaultdict(list)
+    for path in files:
+        names[path.stem].append(path.name)
+    return [(stem, sorted(same)) for stem, same in sorted(names.items()) if len(same) > 1]
 
 
 class _FolderSplit:

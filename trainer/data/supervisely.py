@@ -6,7 +6,7 @@ import gc
 import json
 import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,19 +116,24 @@ def read_meta(root: Path) -> ProjectMeta:
 
 
 def read_project(root: Path) -> Project:
-    """Bad samples become Problems rather than errors: allow_corrupted_samples lets the caller decide."""
+    """Bad samples become Problems rather than errors: allow_corrupted_samples lets the caller decide. Images sharing
+    a legacy annotation are a DataError, like files sharing a stem in a mask project."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: project folder not found")
     meta = read_meta(root)
     classes = {c.title: c for c in meta.classes}
+    datasets = [(d, {image: _annotation_path(d, image) for image in list_files(d / "img")})
+                for d in _dataset_dirs(root)]
+    clashes = [line for dataset_dir, pairs in datasets for line in _shared_annotations(root, dataset_dir, pairs)]
+    if clashes:
+        raise DataError(*clashes)
     found = _Found()
     with _collector_paused():
-        for dataset_dir in _dataset_dirs(root):
-            images = list_files(dataset_dir / "img")
-            for image_path in images:
-                _read_sample(dataset_dir, image_path, classes, found)
-            _find_orphan_annotations(dataset_dir, images, found)
+        for dataset_dir, pairs in datasets:
+            for image_path, ann_path in pairs.items():
+                _read_sample(dataset_dir, image_path, ann_path, classes, found)
+            _find_orphan_annotations(dataset_dir, list(pairs), found)
     found.samples.sort(key=lambda s: (s.dataset, s.name))
     return Project(root=root, meta=meta, samples=found.samples, skipped_shapes=dict(found.skipped),
                    problems=found.problems, warnings=found.warnings)
@@ -226,6 +231,11 @@ def _dataset_dirs(root: Path) -> list[Path]:
     return candidates
 
 
+def and_list(names: list[str]) -> str:
+    """"a, b and c", for messages naming files that clash."""
+    return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def list_files(folder: Path, extensions=IMAGE_EXTENSIONS) -> list[Path]:
     """Files with one of the extensions, in any case. Hidden files (macOS `._a.jpg` forks) are not images even when
     their extension says so."""
@@ -244,10 +254,23 @@ def _annotation_path(dataset_dir: Path, image_path: Path) -> Path | None:
     return None
 
 
-def _read_sample(dataset_dir: Path, image_path: Path, classes: dict[str, MetaClass], found: _Found) -> None:
+def _shared_annotations(root: Path, dataset_dir: Path, pairs: dict[Path, Path | None]) -> list[str]:
+    """Only a legacy ann/<stem>.json can fit two images (a.jpg, a.png), and which one it annotates would be a guess:
+    as with mask folders, a naming mistake in the whole dataset, not a corrupted sample to skip."""
+    images: dict[Path, list[str]] = defaultdict(list)
+    for image_path, ann_path in pairs.items():
+        if ann_path is not None:
+            images[ann_path].append(image_path.name)
+    return [f'{dataset_dir / "img"}: {and_list(names)} share the stem "{ann_path.stem}"; their '
+            f"legacy annotation {ann_path.relative_to(root).as_posix()} would be ambiguous: rename or remove all but "
+            "one, or give each its own ann/<file name>.json"
+            for ann_path, names in sorted(images.items()) if len(names) > 1]
+
+
+def _read_sample(dataset_dir: Path, image_path: Path, ann_path: Path | None, classes: dict[str, MetaClass],
+                 found: _Found) -> None:
     """Adds the sample (with its skipped shapes and clipping warnings), or every problem of its annotation."""
     dataset = dataset_dir.name
-    ann_path = _annotation_path(dataset_dir, image_path)
     if ann_path is None:
         message = f"no annotation (looked for ann/{image_path.name}.json and ann/{image_path.stem}.json)"
         found.problems.append(Problem(dataset, f"img/{image_path.name}", None, message))

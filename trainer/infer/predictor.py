@@ -27,8 +27,9 @@ class Predictor:
         self._scores = tf.function(self._scores_fn, input_signature=(views, tf.TensorSpec([2], tf.int32)))
 
     @classmethod
-    def from_checkpoint(cls, checkpoint_dir: Path, tta: dict) -> "Predictor":
-        model, info = load_checkpoint_model(checkpoint_dir)
+    def from_checkpoint(cls, checkpoint_dir: Path, tta: dict, model_cfg: dict | None = None) -> "Predictor":
+        """`model_cfg`: the checkpoint's model settings run differently (trainer.model.stride); None: as trained."""
+        model, info = load_checkpoint_model(checkpoint_dir, model_cfg)
         settings = info["settings"]
         classes = ClassMapping(info["class_title_to_idx"], info["out_classes"], info["neutral_class"])
         size = (settings["input_size"]["height"], settings["input_size"]["width"])

@@ -1,4 +1,4 @@
-"""Checkpoint folders: RUN/checkpoints/NNNNNNNN/{weights, config.json}, written atomically."""
+"""Checkpoint folders' weights: written atomically, restored into a model rebuilt from the folder's settings."""
 import os
 import shutil
 import tempfile
@@ -6,12 +6,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from trainer.config.resolve import fill_defaults
-from trainer.config.validate import load_schema, validate_train_config
-from trainer.errors import UserError
-from trainer.io import point_link, read_json, write_json
-
-WEIGHTS_PREFIX = "weights/ckpt"
+from trainer.io import point_link, write_json
+from trainer.model.checkpoint_folders import WEIGHTS_PREFIX, read_info
 
 
 def write_checkpoint(run_dir: Path, step: int, model, optimizer, info: dict, is_best: bool) -> Path:
@@ -38,55 +34,18 @@ def write_discarded(model, optimizer) -> None:
 
 
 def restore_model(model, checkpoint_dir: Path) -> None:
-    """Load the model weights of a checkpoint folder (optimizer state is not needed here)."""
-    tf.train.Checkpoint(model=model).read(str(checkpoint_dir / WEIGHTS_PREFIX)).expect_partial()
+    """Load the model weights of a checkpoint folder (its optimizer state is not needed here). Every weight of the
+    model must be in it: a model built differently from the one saved would otherwise keep random weights."""
+    status = tf.train.Checkpoint(model=model).read(str(checkpoint_dir / WEIGHTS_PREFIX))
+    status.expect_partial().assert_existing_objects_matched()
 
 
-def load_checkpoint_model(checkpoint_dir: Path) -> tuple:
-    """(model, info) of a checkpoint folder: the network rebuilt from its settings, its weights restored."""
+def load_checkpoint_model(checkpoint_dir: Path, model_cfg: dict | None = None) -> tuple:
+    """(model, info) of a checkpoint folder: the network rebuilt from its settings (or from `model_cfg`, the same
+    weights run differently: trainer.model.stride), its weights restored."""
     from trainer.model.builder import build_model   # the builder loads tf-models-official: only when needed
 
     info = read_info(checkpoint_dir)
-    model = build_model(info["settings"]["model"], len(info["out_classes"]))
+    model = build_model(model_cfg or info["settings"]["model"], len(info["out_classes"]))
     restore_model(model, checkpoint_dir)
     return model, info
-
-
-def read_info(checkpoint_dir: Path) -> dict:
-    """The checkpoint's config.json, its settings completed with defaults of keys added since it was written."""
-    path = checkpoint_dir / "config.json"
-    info = read_json(path, "checkpoint")
-    if not isinstance(info, dict) or not isinstance(info.get("settings"), dict):
-        raise UserError(f"checkpoint {path}: not a checkpoint's config.json (no settings object)")
-    info["settings"] = fill_defaults(info["settings"], load_schema("train"))
-    validate_train_config(info["settings"], f"checkpoint {path}: settings")
-    return info
-
-
-def is_checkpoint(path: Path) -> bool:
-    return (path / "config.json").is_file() and (path / (WEIGHTS_PREFIX + ".index")).is_file()
-
-
-def find_checkpoint(path: Path, what: str = "--model") -> Path:
-    """A checkpoint folder itself, or a run folder's `best` checkpoint."""
-    if is_checkpoint(path):
-        return path
-    if (path / "best").is_dir():
-        return (path / "best").resolve()
-    raise UserError(f"{what} {path}: not a checkpoint folder (config.json + weights/) nor a run folder with best/")
-
-
-def newest_checkpoint(run_dir: Path) -> Path | None:
-    """The run's highest-step complete checkpoint, whatever `last` says: a run killed between renaming a
-    checkpoint folder and repointing the link has a newer one."""
-    root = run_dir / "checkpoints"
-    folders = [p for p in root.iterdir() if p.name.isdigit() and is_checkpoint(p)] if root.is_dir() else []
-    return max(folders, key=lambda p: int(p.name), default=None)
-
-
-def newest_run(runs_root: Path) -> Path:
-    """The run under `runs_root` whose newest checkpoint is the most recent."""
-    runs = [p for p in runs_root.glob("*/last") if p.is_dir()] if runs_root.is_dir() else []
-    if not runs:
-        raise UserError(f"no trained run found under {runs_root}/: train one first (python train.py) or pass --model")
-    return max(runs, key=lambda link: link.resolve().stat().st_mtime).parent

@@ -14,7 +14,8 @@ import tf_keras
 from trainer.data.classes import ClassMapping
 from trainer.errors import UserError
 from trainer.model.builder import build_model, classifier_variables, is_research_deeplab
-from trainer.model.checkpoints import WEIGHTS_PREFIX, find_checkpoint, read_info, restore_model
+from trainer.model.checkpoint_folders import WEIGHTS_PREFIX, find_checkpoint, read_info
+from trainer.model.checkpoints import restore_model
 from trainer.model.tf1_import import find_tf1_checkpoint, load_tf1
 
 # Model keys that do not change which weights exist or their shapes.

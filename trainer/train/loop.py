@@ -19,8 +19,8 @@ from trainer.model.weights import InitSource, freeze_batchnorm, initialise, rest
 from trainer.overlay import palette
 from trainer.progress import Progress, fmt_metric, say
 from trainer.train.logs import RunLog
-from trainer.train.losses import TrainLoss, cross_entropy_sum
-from trainer.train.optim import lr_schedule, make_optimizer
+from trainer.train.losses import TrainLoss, cross_entropy_sum, l2_penalty
+from trainer.train.optim import l2_regularized, lr_schedule, make_optimizer
 from trainer.train.resume import RunState, best_record
 from trainer.train.schedule import ValidationSchedule
 from trainer.train.visual import overlays
@@ -73,21 +73,27 @@ class Trainer:
             self.step_optimizer = (tf_keras.mixed_precision.LossScaleOptimizer(self.optimizer)
                                    if cfg["mixed_precision"] == "float16" else self.optimizer)
             self.train_loss = TrainLoss(cfg["loss"], mapping)
+        # DeepLab's weight_decay, a loss term; optimizer.weight_decay is the decoupled kind, in the optimizer.
+        self.l2 = cfg["optimizer"]["l2_regularization"]
+        self.l2_kernels = l2_regularized(self.model.trainable_variables)
         self._train_step = tf.function(self._train_step_fn, reduce_retracing=True)
         self._val_step = tf.function(self._val_step_fn, reduce_retracing=True)
         # Every worker predicts (a model call can hold collective ops); each replica sees the whole batch.
         self._predict = tf.function(lambda images: self.strategy.run(self.model, (images,), {"training": False}))
 
     def _replica_train_step(self, images, labels):
+        """Returns the data loss: the L2 penalty is differentiated but not logged, so train_loss compares with
+        val_loss and with runs without it."""
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             loss = self.train_loss(self.model(images, training=True), labels)
-            scaled = self.step_optimizer.get_scaled_loss(loss) if self.step_optimizer is not self.optimizer else loss
+            total = loss + l2_penalty(self.l2_kernels, self.l2) if self.l2 else loss
+            scaled = self.step_optimizer.get_scaled_loss(total) if self.step_optimizer is not self.optimizer else total
         gradients = tape.gradient(scaled, variables)
         if self.step_optimizer is not self.optimizer:
             gradients = self.step_optimizer.get_unscaled_gradients(gradients)
-        # tf-models-official's MobileNet also builds a final 1x1 conv that DeepLab never reads:
-        # it gets no gradient and is left out (graph pruning skips computing it too).
+        # tf-models-official's MobileNet also builds a final 1x1 conv that DeepLab never reads: it gets no data
+        # gradient and is left out (graph pruning skips computing it too), unless l2_regularization shrinks it.
         self.step_optimizer.apply_gradients((g, v) for g, v in zip(gradients, variables) if g is not None)
         return loss
 
@@ -172,7 +178,7 @@ class Trainer:
             say("freeze_batchnorm: ignored, there are no loaded statistics to keep (no init_weights)")
         patience = self.cfg["early_stopping"]["patience"]
         schedule = ValidationSchedule(self.cfg["val_every"], self.iters_per_epoch, done=state.validations)
-        log = RunLog(self.run_dir, state.records) if self.writes else None
+        log = RunLog(self.run_dir, state.records, state.step) if self.writes else None
         records = list(state.records)
         progress = Progress("step", self.total_steps - state.step, "img")
         step, images_seen, losses = state.step, 0, []

@@ -1,5 +1,5 @@
 """The training loss: tf-models-official's SegmentationLoss (class weights, top-k hard-pixel mining), made
-exact across replicas; and the plain cross-entropy that validation reports."""
+exact across replicas, and DeepLab's L2 penalty on kernels; and the plain cross-entropy that validation reports."""
 import tensorflow as tf
 from official.vision.losses.segmentation_losses import SegmentationLoss
 
@@ -33,6 +33,14 @@ class TrainLoss:
         valid = _valid_pixels(labels)
         total = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, valid)
         return self._loss(logits, labels[..., tf.newaxis]) * valid / tf.maximum(total, 1.0)
+
+
+def l2_penalty(kernels: list[tf.Variable], strength: float) -> tf.Tensor:
+    """slim's l2_regularizer summed over `kernels`: strength·Σw²/2, in float32 whatever the compute dtype. Each
+    replica adds 1/replicas of it, as TrainLoss adds its share, so the summed gradients hold it once."""
+    replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+    total = tf.add_n([tf.nn.l2_loss(tf.cast(k, tf.float32)) for k in kernels])
+    return total * (strength / replicas)
 
 
 _CROSS_ENTROPY = SegmentationLoss(label_smoothing=0.0, class_weights=[], ignore_label=IGNORE_LABEL,

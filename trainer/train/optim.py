@@ -2,11 +2,21 @@
 DeepLab's poly-decayed SGD with momentum as an option."""
 from typing import Callable
 
+import tensorflow as tf
 import tf_keras
 from official.modeling.optimization.lr_schedule import LinearWarmup
 
 # Decoupled weight decay applies to convolution kernels only, as DeepLab regularised only those.
 _NO_DECAY = ["gamma", "beta", "bias"]
+
+# Kernels slim's l2_regularizer covered in DeepLab: regular and pointwise convolutions. Its MobileNet and
+# Xception scopes set no regularizer on depthwise weights, which Keras names "depthwise_kernel".
+_L2_REGULARIZED = ("kernel", "pointwise_kernel")
+
+
+def l2_regularized(variables: list[tf.Variable]) -> list[tf.Variable]:
+    """The variables `optimizer.l2_regularization` penalises, chosen by name as DeepLab's arg scopes chose them."""
+    return [v for v in variables if v.name.rsplit("/", 1)[-1].split(":")[0] in _L2_REGULARIZED]
 
 
 def make_optimizer(cfg: dict) -> tf_keras.optimizers.Optimizer:

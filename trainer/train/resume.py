@@ -14,7 +14,7 @@ from trainer.config.resolve import fill_defaults
 from trainer.config.validate import load_schema, validate_train_config
 from trainer.errors import UserError
 from trainer.io import point_link, read_json_lines, write_json, write_json_lines
-from trainer.model.checkpoints import newest_checkpoint, read_info
+from trainer.model.checkpoint_folders import newest_checkpoint, read_info
 
 RUN_FILE = "run.json"  # what a run needs besides its config to be resumed: the project it reads
 
