@@ -17,7 +17,9 @@ MNV2 = {"backbone": "mobilenet_v2", "implementation": "deeplab", "depth_multipli
 XCEPTION = {**MNV2, "backbone": "xception_65", "depth_multiplier": 1.0, "atrous_rates": [6, 12, 18], "decoder": True}
 CLASSES = 21
 # Written by hand from reference/deeplab.md and the ×0.5 channel table (16 stem, 8, 12, 16, 32, 48, 80, 160).
+# slim's V2_DEF sets BatchNorm center and scale ("these parameters of batch norm affect the architecture"): gamma too.
 MNV2_KNOWN = {"MobilenetV2/Conv/weights": [3, 3, 3, 16], "MobilenetV2/Conv/BatchNorm/moving_variance": [16],
+              "MobilenetV2/Conv/BatchNorm/gamma": [16], "MobilenetV2/expanded_conv_12/project/BatchNorm/gamma": [48],
               "MobilenetV2/expanded_conv/depthwise/depthwise_weights": [3, 3, 16, 1],
               "MobilenetV2/expanded_conv/project/weights": [1, 1, 16, 8],
               "MobilenetV2/expanded_conv_1/expand/weights": [1, 1, 8, 48],
@@ -61,7 +63,6 @@ def test_mobilenet_v2_zoo_names_and_values(mnv2_checkpoint):
     folder, values = mnv2_checkpoint
     for name, shape in MNV2_KNOWN.items():
         assert list(values[name].shape) == shape, name
-    assert not any(n.startswith("MobilenetV2/") and n.endswith("/gamma") for n in values)   # slim: no BN scale
     model = build_model(MNV2, CLASSES)
     assert find_tf1_checkpoint(folder) == str(folder / "model.ckpt")
     loaded = load_tf1(model, str(folder / "model.ckpt"), skip_classifier=False)
@@ -149,10 +150,9 @@ def _logits(x, values, size):
 
 
 def _bn(x, values, scope, epsilon):
-    """Inference batch norm from the TF1 values; no gamma = scale 1 (slim's scale=False)."""
-    gamma = values.get(f"{scope}/BatchNorm/gamma", 1.0)
+    """Inference batch norm from the TF1 values."""
     return ((x - values[f"{scope}/BatchNorm/moving_mean"]) / np.sqrt(values[f"{scope}/BatchNorm/moving_variance"]
-                                                                     + epsilon) * gamma
+                                                                     + epsilon) * values[f"{scope}/BatchNorm/gamma"]
             + values[f"{scope}/BatchNorm/beta"])
 
 
@@ -169,8 +169,8 @@ def _resize(x, like_hw):
 
 @pytest.mark.parametrize("size", [129, 128])
 def test_mobilenet_v2_parity_stem_and_head(mnv2_checkpoint, size):
-    """Plain-TF reference from the checkpoint values: the stem and first block (TF SAME padding, ReLU6, BN
-    without gamma) and the whole head from the backbone features to the align-corners-resized logits."""
+    """Plain-TF reference from the checkpoint values: the stem and first block (TF SAME padding, ReLU6, BN)
+    and the whole head from the backbone features to the align-corners-resized logits."""
     folder, values = mnv2_checkpoint
     model = build_model(MNV2, CLASSES)
     load_tf1(model, str(folder / "model.ckpt"), skip_classifier=False)

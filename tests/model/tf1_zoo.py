@@ -8,11 +8,10 @@ import tensorflow as tf
 from trainer.model.backbones.mobilenet_v2 import EXPANDED_CONVS, channels, make_divisible
 
 
-def _conv(scope, kh, cin, cout, gamma=True, depthwise=False):
-    """One slim conv + BatchNorm: {name: shape}."""
+def _conv(scope, kh, cin, cout, depthwise=False):
+    """One slim conv + BatchNorm (center and scale: gamma and beta): {name: shape}."""
     kernel = {f"{scope}/depthwise_weights": [kh, kh, cin, 1]} if depthwise else {f"{scope}/weights": [kh, kh, cin, cout]}
-    bn = ["beta", "moving_mean", "moving_variance"] + (["gamma"] if gamma else [])
-    return {**kernel, **{f"{scope}/BatchNorm/{v}": [cout] for v in bn}}
+    return {**kernel, **{f"{scope}/BatchNorm/{v}": [cout] for v in ("gamma", "beta", "moving_mean", "moving_variance")}}
 
 
 def _separable(scope, cin, cout):
@@ -32,16 +31,16 @@ def _head(cin, rates, decoder_cin, classes):
 
 
 def mobilenet_v2_names(depth_multiplier: float, classes: int) -> dict[str, list[int]]:
-    """DeepLabV3 MobileNetV2 (no ASPP rates, no decoder); slim's BatchNorm here has no gamma."""
+    """DeepLabV3 MobileNetV2 (no ASPP rates, no decoder); V2_DEF gives its BatchNorm center and scale."""
     cin = channels(32, depth_multiplier)
-    names = _conv("MobilenetV2/Conv", 3, 3, cin, gamma=False)
+    names = _conv("MobilenetV2/Conv", 3, 3, cin)
     for i, (t, c, _) in enumerate(EXPANDED_CONVS):
         scope, cout = "MobilenetV2/expanded_conv" + (f"_{i}" if i else ""), channels(c, depth_multiplier)
         inner = cin if t == 1 else make_divisible(cin * t, 8)
         if t != 1:
-            names.update(_conv(f"{scope}/expand", 1, cin, inner, gamma=False))
-        names.update(_conv(f"{scope}/depthwise", 3, inner, inner, gamma=False, depthwise=True))
-        names.update(_conv(f"{scope}/project", 1, inner, cout, gamma=False))
+            names.update(_conv(f"{scope}/expand", 1, cin, inner))
+        names.update(_conv(f"{scope}/depthwise", 3, inner, inner, depthwise=True))
+        names.update(_conv(f"{scope}/project", 1, inner, cout))
         cin = cout
     return {**names, **_head(cin, [], 0, classes)}
 

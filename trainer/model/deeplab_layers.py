@@ -22,21 +22,19 @@ def tf1_scope(layer_name: str) -> str:
 
 @dataclass(frozen=True)
 class Norm:
-    """BatchNorm settings; each part sets its own epsilon (DeepLab: 1e-3 in backbones, 1e-5 in the head).
-
-    `scale` False: no gamma, as slim's MobileNetV2 training_scope (slim.batch_norm's default) has none.
-    """
+    """BatchNorm settings; each part sets its own epsilon (DeepLab: 1e-3 in backbones, 1e-5 in the head). Every
+    BatchNorm has gamma and beta: slim's MobileNetV2 sets center and scale in its architecture (V2_DEF), DeepLab's
+    Xception and head in their batch-norm parameters."""
     momentum: float = 0.997
     synchronized: bool = False
     epsilon: float = 1e-3
-    scale: bool = True
 
     def with_epsilon(self, epsilon: float) -> "Norm":
         return replace(self, epsilon=epsilon)
 
     def __call__(self, x, scope: str):
         return tf_keras.layers.BatchNormalization(epsilon=self.epsilon, momentum=self.momentum,
-                                                  synchronized=self.synchronized, scale=self.scale,
+                                                  synchronized=self.synchronized,
                                                   name=keras_name(f"{scope}/BatchNorm"))(x)
 
 

@@ -1,5 +1,4 @@
 """MobileNetV2 exactly as research/deeplab builds it from slim's V2_DEF (tf-models-official's differs)."""
-from dataclasses import replace
 
 import tf_keras
 
@@ -44,7 +43,7 @@ def _expanded_conv(x, scope, expansion, out_channels, stride, rate, norm):
 
 def mobilenet_v2(images, output_stride: int, depth_multiplier: float = 1.0, norm: Norm = Norm()) -> dict:
     """`features` = layer_18 (stride `output_stride`), `low_level` = layer_4/depthwise_output (stride 4)."""
-    norm = replace(norm, epsilon=BN_EPSILON, scale=False)   # slim's training_scope: BatchNorm without gamma
+    norm = norm.with_epsilon(BN_EPSILON)
     schedule = AtrousSchedule(output_stride)
     stride, _ = schedule.next(2)   # a 3×3 conv never gets a rate here: stride 2 is always below the target
     x = conv_bn(images, channels(32, depth_multiplier), 3, f"{SCOPE}/Conv", norm, "relu6", stride=stride)
