@@ -92,9 +92,14 @@ def test_accepts_legacy_annotation_names_and_prefers_the_full_name(project):
     write_sample(project, "ds1", "old.jpg", ann(tags=["legacy"]), ann_name="old.json")
     write_sample(project, "ds1", "both.png", ann(tags=["full"]))
     (project / "ds1" / "ann" / "both.json").write_text(json.dumps(ann(tags=["short"])))
-    samples = {s.name: s for s in read_project(project).samples}
+    result = read_project(project)
+    samples = {s.name: s for s in result.samples}
     assert samples["old.jpg"].ann_path.name == "old.json" and samples["old.jpg"].tags == {"legacy"}
     assert samples["both.png"].ann_path.name == "both.png.json" and samples["both.png"].tags == {"full"}
+    # the unread legacy file is said, not dropped silently: it may be the annotation the user meant
+    assert result.problems == []
+    assert [str(w) for w in result.warnings] == [
+        'dataset "ds1", ann/both.json: not used: img/both.png has its own ann/both.png.json']
 
 
 def test_image_tags_as_bare_strings_or_objects_with_extras(project):

@@ -133,7 +133,7 @@ def read_project(root: Path) -> Project:
         for dataset_dir, pairs in datasets:
             for image_path, ann_path in pairs.items():
                 _read_sample(dataset_dir, image_path, ann_path, classes, found)
-            _find_orphan_annotations(dataset_dir, list(pairs), found)
+            _find_orphan_annotations(dataset_dir, pairs, found)
     found.samples.sort(key=lambda s: (s.dataset, s.name))
     return Project(root=root, meta=meta, samples=found.samples, skipped_shapes=dict(found.skipped),
                    problems=found.problems, warnings=found.warnings)
@@ -300,12 +300,21 @@ def _read_sample(dataset_dir: Path, image_path: Path, ann_path: Path | None, cla
             found.warnings.append(Problem(dataset, file, obj.index, message, frozenset(tags)))
 
 
-def _find_orphan_annotations(dataset_dir: Path, images: list[Path], found: _Found) -> None:
-    """An annotation matching no image (by full name or, legacy, by stem) is a sample whose image is missing."""
-    names = {p.name for p in images} | {p.stem for p in images}
+def _find_orphan_annotations(dataset_dir: Path, pairs: dict[Path, Path | None], found: _Found) -> None:
+    """An annotation matching no image (by full name or, legacy, by stem) is a sample whose image is missing. A
+    legacy ann/<stem>.json beside the image's own ann/<file name>.json is never read: said, as it may hold the
+    annotation the user meant."""
+    used = {ann_path for ann_path in pairs.values() if ann_path is not None}
+    by_name = {p.name: p for p in pairs} | {p.stem: p for p in pairs}
     for path in list_files(dataset_dir / "ann", {".json"}):
         base = path.name[: -len(".json")]
-        if base in names:
+        if path in used:
+            continue
+        if base in by_name:
+            own = pairs[by_name[base]]
+            if own is not None:
+                found.warnings.append(Problem(dataset_dir.name, f"ann/{path.name}", None,
+                                              f"not used: img/{by_name[base].name} has its own ann/{own.name}"))
             continue
         wanted = base if Path(base).suffix.lower() in IMAGE_EXTENSIONS else f"{base}.*"
         try:
