@@ -21,6 +21,7 @@ def load_model(path, output_stride=None, atrous_rates=None):
     from trainer.model.stride import at_output_stride
 
     checkpoint = find_checkpoint(Path(path), "load_model")
-    model_cfg = at_output_stride(read_info(checkpoint)["settings"]["model"], output_stride, atrous_rates, prefix="")
-    model, _ = load_checkpoint_model(checkpoint, model_cfg)
+    info = read_info(checkpoint)
+    model_cfg = at_output_stride(info["settings"]["model"], output_stride, atrous_rates, prefix="")
+    model, _ = load_checkpoint_model(checkpoint, info, model_cfg)
     return model

@@ -44,7 +44,8 @@ def _main(argv: list[str] | None) -> None:
     project = open_project(project_root, decode_images=False)
     if not project.samples:
         raise DataError(*map(str, project.problems), f"{project_root}: no readable image to annotate")
-    settings = read_info(checkpoint)["settings"]
+    info = read_info(checkpoint)
+    settings = info["settings"]
     model_cfg = at_output_stride(settings["model"], cfg["model"]["output_stride"], cfg["model"]["atrous_rates"])
     tag = (args.tag or settings["dataset_tags"]["val"]) if args.evaluate else None
 
@@ -58,7 +59,7 @@ def _main(argv: list[str] | None) -> None:
     change = describe_change(settings["model"], model_cfg)
     if change:
         say(change)
-    predictor = Predictor.from_checkpoint(checkpoint, cfg["tta"], model_cfg)
+    predictor = Predictor.from_checkpoint(checkpoint, cfg["tta"], info, model_cfg)
     problems = infer_project(cfg, predictor, project, output, Options(args.save_masks, tag, args.resume))
     say(f"output: {output}")
     if problems:

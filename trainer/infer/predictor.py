@@ -27,9 +27,10 @@ class Predictor:
         self._scores = tf.function(self._scores_fn, input_signature=(views, tf.TensorSpec([2], tf.int32)))
 
     @classmethod
-    def from_checkpoint(cls, checkpoint_dir: Path, tta: dict, model_cfg: dict | None = None) -> "Predictor":
-        """`model_cfg`: the checkpoint's model settings run differently (trainer.model.stride); None: as trained."""
-        model, info = load_checkpoint_model(checkpoint_dir, model_cfg)
+    def from_checkpoint(cls, checkpoint_dir: Path, tta: dict, info: dict | None = None,
+                        model_cfg: dict | None = None) -> "Predictor":
+        """`info` and `model_cfg` as trainer.model.checkpoints.load_checkpoint_model takes them."""
+        model, info = load_checkpoint_model(checkpoint_dir, info, model_cfg)
         settings = info["settings"]
         classes = ClassMapping(info["class_title_to_idx"], info["out_classes"], info["neutral_class"])
         size = (settings["input_size"]["height"], settings["input_size"]["width"])

@@ -40,12 +40,13 @@ def restore_model(model, checkpoint_dir: Path) -> None:
     tf.train.Checkpoint(model=model).read(str(checkpoint_dir / WEIGHTS_PREFIX)).expect_partial()
 
 
-def load_checkpoint_model(checkpoint_dir: Path, model_cfg: dict | None = None) -> tuple:
+def load_checkpoint_model(checkpoint_dir: Path, info: dict | None = None, model_cfg: dict | None = None) -> tuple:
     """(model, info) of a checkpoint folder: the network rebuilt from its settings (or from `model_cfg`, the same
-    weights run differently: trainer.model.stride), its weights restored."""
+    weights run differently: trainer.model.stride), its weights restored. `info`: its read_info, if the caller
+    already read it to check its inputs."""
     from trainer.model.builder import build_model   # the builder loads tf-models-official: only when needed
 
-    info = read_info(checkpoint_dir)
+    info = info or read_info(checkpoint_dir)
     model = build_model(model_cfg or info["settings"]["model"], len(info["out_classes"]))
     restore_model(model, checkpoint_dir)
     return model, info
