@@ -31,6 +31,18 @@ def run_script(script: str, *args: str, cwd: Path | None = None) -> subprocess.C
                           capture_output=True, text=True, timeout=900)
 
 
+def tensorboard_values(run: Path) -> dict[str, list[tuple[int, object]]]:
+    """{tag: [(step, value)]} of RUN/tensorboard as TensorBoard's Python loader serves them (purging orphaned data,
+    its default), every value kept."""
+    import tensorflow as tf
+    from tensorboard.backend.event_processing.plugin_event_multiplexer import EventMultiplexer
+
+    events = EventMultiplexer({"run": str(run / "tensorboard")}, size_guidance={"tensors": 0})
+    events.Reload()
+    return {tag: [(e.step, tf.make_ndarray(e.tensor_proto)) for e in events.Tensors("run", tag)]
+            for tag in events.Runs()["run"]["tensors"]}
+
+
 def run_cli_reporting_tensorflow(cli: str, *args: str) -> subprocess.CompletedProcess:
     """trainer.cli.<cli>.main in a fresh interpreter whose last stdout line says whether TensorFlow got imported."""
     code = (f"import sys; from trainer.cli.{cli} import main; status = main(sys.argv[1:]); "

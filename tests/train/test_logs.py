@@ -2,8 +2,8 @@
 import numpy as np
 import tensorflow as tf
 from tensorboard.backend.event_processing import event_file_loader
-from tensorboard.backend.event_processing.plugin_event_multiplexer import EventMultiplexer
 
+from tests.conftest import tensorboard_values
 from trainer.train.logs import RunLog
 
 
@@ -20,20 +20,12 @@ def _session(run, start, last, base):
     log.writer.close()
 
 
-def _loaded(run):
-    """{tag: [(step, value)]} as TensorBoard's Python loader serves them (purge_orphaned_data by default)."""
-    mux = EventMultiplexer({"run": str(run / "tensorboard")}, size_guidance={"tensors": 0})  # 0: keep every value
-    mux.Reload()
-    return {tag: [(e.step, tf.make_ndarray(e.tensor_proto)) for e in mux.Tensors("run", tag)]
-            for tag in mux.Runs()["run"]["tensors"]}
-
-
 def test_resumed_runs_replace_the_lost_stretch(tmp_path):
     _session(tmp_path, 0, 10, 100)    # checkpoints at every validation; killed after step 10
     _session(tmp_path, 6, 12, 200)    # resumed from checkpoint 6, killed after step 12
     _session(tmp_path, 10, 14, 300)   # resumed from checkpoint 10, finished
     assert len(list((tmp_path / "tensorboard").iterdir())) == 3
-    loaded = _loaded(tmp_path)
+    loaded = tensorboard_values(tmp_path)
     assert sorted(loaded) == ["train/loss", "train/lr", "val/image_truth_prediction", "val/mean_iou",
                               "val/pixel_accuracy", "val/val_loss", "val_iou/cat"]
     for tag, values in loaded.items():
@@ -50,6 +42,6 @@ def test_a_new_run_purges_nothing(tmp_path):
     starts = [(e.step, e.session_log.status) for e in event_file_loader.EventFileLoader(str(events)).Load()
               if e.HasField("session_log")]
     assert starts == [(1, tf.compat.v1.SessionLog.START)]   # the run's first START: TensorBoard's baseline
-    loaded = _loaded(tmp_path)
+    loaded = tensorboard_values(tmp_path)
     assert [step for step, _ in loaded["train/loss"]] == [1, 2, 3, 4]
     assert [step for step, _ in loaded["val/val_loss"]] == [2, 4]
