@@ -22,9 +22,10 @@ import tracemalloc
 from pathlib import Path
 from types import SimpleNamespace
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import trainer  # noqa: E402,F401 — sets TF_USE_LEGACY_KERAS before TensorFlow loads
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -33,10 +34,11 @@ from trainer.config.resolve import resolve_infer_config, resolve_train_config  #
 from trainer.data.classes import build_class_mapping  # noqa: E402
 from trainer.data.demo import write_synthetic_project  # noqa: E402
 from trainer.data.supervisely import read_project  # noqa: E402
-from trainer.infer.modes.scores import class_map  # noqa: E402
+from trainer.infer.scores import class_map  # noqa: E402
 from trainer.infer.modes.sliding_window import SlidingWindow  # noqa: E402
 from trainer.infer.predictor import Predictor  # noqa: E402
 from trainer.infer.run import infer_project  # noqa: E402
+from trainer.infer.session import InferenceSession  # noqa: E402
 from trainer.model.builder import build_model  # noqa: E402
 
 PRESET = "mobilenetv2_deeplabv3"
@@ -80,7 +82,7 @@ def _run(model, mapping, size, project, output: Path, sets: list[str]) -> tuple[
     predictor = Predictor(model, mapping, size, cfg["tta"], PRESET)
     predictor.scores(tf.zeros([1, 64, 64, 3], tf.uint8).numpy())
     start = time.perf_counter()
-    infer_project(cfg, predictor, project, output)
+    infer_project(InferenceSession(predictor, cfg), project, output)
     return len(project.samples) / (time.perf_counter() - start), predictor.traces
 
 
@@ -92,7 +94,7 @@ def _score_rows_peak(height: int, width: int, classes: int, batch_size: int = 8)
     predictor = SimpleNamespace(classes=SimpleNamespace(out_classes=[{}] * classes),
                                 scores=lambda crops: scores[:len(crops)])
     mode = resolve_infer_config(None, [f"mode={json.dumps(SLIDING_WINDOW)}"])["mode"]
-    regions = SlidingWindow(mode, None).plan(None, height, width).regions
+    regions = SlidingWindow(mode).plan(height, width, []).regions
     image = np.zeros((height, width, 3), np.uint8)
     tracemalloc.start()
     try:

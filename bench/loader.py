@@ -109,7 +109,6 @@ def annotation_seconds(base: Path, count: int, work: Path, repeats: int = 2) -> 
 
 
 def main() -> None:
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # before TensorFlow loads (lazily, below)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     cfg = resolve_train_config(None, PRESET, [])
     size = cfg["input_size"]

@@ -21,9 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import trainer  # noqa: E402,F401 — sets TF_USE_LEGACY_KERAS before TensorFlow loads
 
 import psutil  # noqa: E402
 import tensorflow as tf  # noqa: E402

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from trainer.data.demo import write_synthetic_project  # noqa: E402

@@ -14,14 +14,7 @@ def load_model(path, output_stride=None, atrous_rates=None):
     infer.py's model.output_stride / model.atrous_rates do (None: as trained). A path that is neither, or rates that
     do not fit the model, raise trainer.errors.UserError.
     """
-    from pathlib import Path
-
-    from trainer.model.checkpoint_folders import find_checkpoint, read_info
+    from trainer.model.checkpoint_folders import ModelSource
     from trainer.model.checkpoints import load_checkpoint_model
-    from trainer.model.stride import at_output_stride
 
-    checkpoint = find_checkpoint(Path(path), "load_model")
-    info = read_info(checkpoint)
-    model_cfg = at_output_stride(info["settings"]["model"], output_stride, atrous_rates, prefix="")
-    model, _ = load_checkpoint_model(checkpoint, info, model_cfg)
-    return model
+    return load_checkpoint_model(ModelSource.locate(path, output_stride, atrous_rates, what="load_model", prefix=""))

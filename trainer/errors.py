@@ -15,3 +15,8 @@ class ConfigError(UserError):
 
 class DataError(UserError):
     """A project that cannot be used; each line names the dataset, the file and the object."""
+
+
+def and_list(names: list[str]) -> str:
+    """"a, b and c", for messages naming several files."""
+    return f"{', '.join(names[:-1])} and {names[-1]}"

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
+from tests.config.schemas import object_schemas
 from trainer.config.presets import known_presets, load_preset
 from trainer.config.resolve import resolve_infer_config, resolve_train_config
 from trainer.config.validate import load_schema
@@ -99,22 +100,11 @@ def test_infer_example_is_complete_and_valid():
     assert data["mode"]["name"] == "full_image"
 
 
-def _object_schemas(schema):
-    """Objects with named keys; a map (additionalProperties a schema, e.g. loss.class_weights) has data as keys."""
-    if schema.get("type") == "object" and not isinstance(schema.get("additionalProperties"), dict):
-        yield schema
-    for sub in schema.get("properties", {}).values():
-        yield from _object_schemas(sub)
-    for key in ("items", "if", "then", "else"):
-        if isinstance(schema.get(key), dict):
-            yield from _object_schemas(schema[key])
-
-
 @pytest.mark.parametrize("kind", ["train", "infer"])
 def test_schema_is_valid_and_closed(kind):
     schema = load_schema(kind)
     Draft202012Validator.check_schema(schema)
-    objects = list(_object_schemas(schema))
+    objects = list(object_schemas(schema))
     assert objects and all(s.get("additionalProperties") is False for s in objects)
     for s in objects:
         for key, sub in s["properties"].items():

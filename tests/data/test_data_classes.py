@@ -1,5 +1,5 @@
 from trainer.data.classes import IGNORE_LABEL, build_class_mapping
-from trainer.data.supervisely import MetaClass, ProjectMeta
+from trainer.data.types import MetaClass, ProjectMeta
 
 
 def meta(*classes):

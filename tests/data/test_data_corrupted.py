@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from trainer.data.corrupted import check_corrupted, corrupted_counts, excess_lines, skipped_record
-from trainer.data.supervisely import Problem, Project, ProjectMeta
+from trainer.data.types import Problem, Project, ProjectMeta
 from trainer.errors import DataError
 
 TAGS = {"train": "fit", "val": "check"}

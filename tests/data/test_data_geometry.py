@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from trainer.data.geometry import LABEL_MASK, LabelMask, decode_bitmap, encode_bitmap, mask_bbox, outside_image, rasterize
-from trainer.data.supervisely import ObjectAnn
+from trainer.data.types import Box, ObjectAnn
 
 VALUES = {"a": 1, "b": 2, "c": 3}
 
@@ -177,7 +177,7 @@ def test_decode_rejects_bad_data(data, message):
 def test_mask_bbox_is_inclusive_and_none_when_empty():
     mask = np.zeros((6, 7), bool)
     mask[2, 3] = mask[4, 1] = True
-    assert mask_bbox(mask) == (2, 1, 4, 3)
+    assert mask_bbox(mask) == Box(top=2, left=1, bottom=4, right=3)
     assert mask_bbox(np.zeros((3, 3), bool)) is None
 
 

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from trainer.data.split import split_samples
-from trainer.data.supervisely import Sample
+from trainer.data.types import Sample
 from trainer.errors import DataError
 
 

@@ -8,7 +8,8 @@ from PIL import Image
 from tests.data.projects import CLASSES, MASK, ann, bitmap_obj, points_obj, snapshot, write_meta, write_sample
 from trainer.data.geometry import encode_bitmap, rasterize
 from trainer.data.project import open_project
-from trainer.data.supervisely import MetaClass, read_meta, read_project
+from trainer.data.supervisely import read_meta, read_project
+from trainer.data.types import MetaClass
 from trainer.errors import DataError
 
 

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from tests.config.test_config_malformed import INFER_CASES, TRAIN_CASES
+from tests.config.cases import INFER_CASES, TRAIN_CASES
 from tests.conftest import run_script
 from trainer.cli import infer as infer_cli
 from trainer.cli import train as train_cli

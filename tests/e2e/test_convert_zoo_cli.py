@@ -8,7 +8,8 @@ import pytest
 
 from tests.conftest import REPO, run_script
 from tests.model.tf1_zoo import mobilenet_v2_names, write_tf1_checkpoint
-from trainer.cli.convert_zoo import class_titles, main
+from trainer.cli.convert_zoo import main
+from trainer.model.zoo import class_titles
 
 SMALL = ["--set", 'input_size={"width": 65, "height": 65}']
 

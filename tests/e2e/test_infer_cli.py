@@ -9,7 +9,7 @@ from tests.conftest import COMPAT, REPO, run_cli_reporting_tensorflow, run_scrip
 from trainer.data.geometry import decode_bitmap
 from trainer.data.images import read_image
 from trainer.data.supervisely import read_project
-from trainer.model.checkpoint_folders import find_checkpoint
+from trainer.model.checkpoint_folders import ModelSource, find_checkpoint
 
 TITLES = ["bg", "circle", "marker", "ring", "square", "triangle"]
 
@@ -17,7 +17,7 @@ TITLES = ["bg", "circle", "marker", "ring", "square", "triangle"]
 @pytest.fixture(scope="module")
 def predictions(trained_run, tiny_project):
     from trainer.infer.predictor import Predictor
-    predictor = Predictor.from_checkpoint(find_checkpoint(trained_run), {"scales": [1.0], "flip": False})
+    predictor = Predictor.from_source(ModelSource.locate(trained_run), {"scales": [1.0], "flip": False})
     return {(s.dataset, s.name): np.argmax(predictor.scores(read_image(s.image_path)[np.newaxis])[0], axis=-1)
             for s in read_project(tiny_project).samples}
 

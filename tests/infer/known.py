@@ -14,6 +14,7 @@ from trainer.data.geometry import decode_bitmap
 from trainer.data.supervisely import read_project
 from trainer.infer.predictor import Predictor
 from trainer.infer.run import Options, infer_project
+from trainer.infer.session import InferenceSession
 
 TITLES = ["bg", "a", "b", "c"]  # model class indices 0..3; "c" is never predicted
 COLORS = ["#000000", "#FF0000", "#00FF00", "#0000FF"]
@@ -88,11 +89,12 @@ def rectangle(title: str, left: int, top: int, right: int, bottom: int) -> dict:
 
 def run(project_root: Path, output: Path, model, input_size, mode: dict, tta: dict | None = None,
         options: Options = Options(), model_wrapper=None) -> list[str]:
-    """Resolve the config exactly as infer.py does (`--set mode=…`), then run the CLI's infer_project."""
+    """Resolve the config exactly as infer.py does (`--set mode=…`), then run infer.py's inference session."""
     sets = [f"mode={json.dumps(mode)}"] + ([f"tta={json.dumps(tta)}"] if tta else [])
     cfg = resolve_infer_config(None, sets)
     p = predictor(model, input_size, cfg["tta"])
-    return infer_project(cfg, model_wrapper(p) if model_wrapper else p, read_project(project_root), output, options)
+    session = InferenceSession(model_wrapper(p) if model_wrapper else p, cfg)
+    return infer_project(session, read_project(project_root), output, options)
 
 
 def annotation(output: Path, dataset: str, name: str) -> dict:

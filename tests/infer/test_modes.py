@@ -4,7 +4,8 @@ import numpy as np
 
 from tests.infer.known import (channel_model, class_image, column_model, predicted_map, random_classes, rectangle,
                                rectangles, run, write_project)
-from trainer.infer.modes.scores import Region, crop
+from trainer.data.types import Box
+from trainer.infer.scores import crop
 from trainer.infer.modes.sliding_window import window_starts
 
 # Positional model for the overlap tests: P(a) at crop columns 0..3. Where crops overlap, their mean differs
@@ -110,7 +111,7 @@ def test_window_larger_than_the_image_pads_bottom_right(tmp_path):
 
 def test_crop_pads_with_the_mean_pixel():
     image = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
-    out = crop(image, Region(1, 1, 3, 4))
+    out = crop(image, Box.sized(1, 1, 3, 4))
     assert out.shape == (3, 4, 3)
     np.testing.assert_array_equal(out[0, :2], image[1, 1:])
     assert (out[1:] == 128).all() and (out[:, 2:] == 128).all()

@@ -7,7 +7,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from trainer.infer.modes.scores import Region, class_map
+from trainer.data.types import Box
+from trainer.infer.scores import class_map
 from trainer.infer.modes.sliding_window import window_starts
 
 
@@ -27,7 +28,7 @@ class _RandomScores:
         return out
 
 
-def _full_buffer(predictor, image: np.ndarray, regions: list[Region]) -> np.ndarray:
+def _full_buffer(predictor, image: np.ndarray, regions: list[Box]) -> np.ndarray:
     """The whole-image buffer as before: each distinct region's scores added once, sizes in order of first
     appearance, regions in listed order within a size; argmax where covered, -1 elsewhere."""
     height, width = image.shape[:2]
@@ -45,8 +46,8 @@ def _full_buffer(predictor, image: np.ndarray, regions: list[Region]) -> np.ndar
     return np.where(counts > 0, sums.argmax(axis=-1), -1)
 
 
-def _windows(height: int, width: int, window: tuple[int, int], overlap: tuple[int, int]) -> list[Region]:
-    return [Region(top, left, *window) for top in window_starts(height, window[0], window[0] - overlap[0])
+def _windows(height: int, width: int, window: tuple[int, int], overlap: tuple[int, int]) -> list[Box]:
+    return [Box.sized(top, left, *window) for top in window_starts(height, window[0], window[0] - overlap[0])
             for left in window_starts(width, window[1], window[1] - overlap[1])]
 
 
@@ -56,12 +57,12 @@ REGIONS = {
     "windows wider than the image": _windows(HEIGHT, WIDTH, (20, 90), (5, 0)),  # padded past the right edge
     # listed out of row order, of different sizes (two equal ones apart), up to four deep, one listed twice, some
     # reaching past the bottom/right edge (padded), rows 70..74 covered by none.
-    "boxes": [Region(40, 10, 30, 50), Region(0, 0, 20, 20), Region(5, 8, 33, 21), Region(10, 4, 12, 60),
-              Region(0, 0, 20, 20), Region(12, 30, 20, 20), Region(15, 0, 40, 83), Region(75, 60, 40, 40),
-              Region(80, 0, 17, 30), Region(2, 70, 10, 5), Region(60, 5, 10, 50)],
-    "roi": [Region(13, 8, 60, 50)],
-    "full image": [Region(0, 0, HEIGHT, WIDTH)],
-    "full image and boxes": [Region(0, 0, HEIGHT, WIDTH), Region(30, 20, 10, 10), Region(35, 25, 30, 30)],
+    "boxes": [Box.sized(40, 10, 30, 50), Box.sized(0, 0, 20, 20), Box.sized(5, 8, 33, 21), Box.sized(10, 4, 12, 60),
+              Box.sized(0, 0, 20, 20), Box.sized(12, 30, 20, 20), Box.sized(15, 0, 40, 83), Box.sized(75, 60, 40, 40),
+              Box.sized(80, 0, 17, 30), Box.sized(2, 70, 10, 5), Box.sized(60, 5, 10, 50)],
+    "roi": [Box.sized(13, 8, 60, 50)],
+    "full image": [Box.sized(0, 0, HEIGHT, WIDTH)],
+    "full image and boxes": [Box.sized(0, 0, HEIGHT, WIDTH), Box.sized(30, 20, 10, 10), Box.sized(35, 25, 30, 30)],
 }
 
 

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from trainer.cli.describe import default_classes
+from trainer.model.cost import default_classes
 from trainer.config.resolve import resolve_train_config
 from trainer.model.backbones import mobilenet_v2, xception_65
 from trainer.model.builder import build_model, classifier_variables

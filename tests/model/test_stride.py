@@ -10,6 +10,8 @@ from trainer import load_model
 from trainer.config.resolve import resolve_train_config
 from trainer.errors import UserError
 from trainer.model.builder import build_model
+from trainer.data.classes import ordered_mapping
+from trainer.model.checkpoint_info import CheckpointInfo
 from trainer.model.checkpoints import restore_model, write_checkpoint
 from trainer.model.cost import multiply_adds
 from trainer.model.deeplab_layers import keras_name
@@ -46,9 +48,7 @@ def checkpoint(tmp_path_factory):
     cfg = resolve_train_config(None, "mobilenetv2_dm05_voc", ['model.atrous_rates=[6, 12, 18]'])
     model = build_model(cfg["model"], 3)
     titles = ["bg", "cat", "dog"]
-    info = {"settings": cfg, "out_classes": [{"title": t, "shape": "bitmap", "color": "#102030"} for t in titles],
-            "class_title_to_idx": {t: i for i, t in enumerate(titles)}, "neutral_class": "neutral",
-            "step": 1, "epoch": 1.0, "metrics": {}}
+    info = CheckpointInfo(cfg, ordered_mapping(titles, dict.fromkeys(titles, "#102030"), "neutral"))
     return write_checkpoint(tmp_path_factory.mktemp("run"), 1, model, tf.keras.optimizers.SGD(), info, True)
 
 

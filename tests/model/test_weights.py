@@ -8,6 +8,7 @@ from trainer.config.resolve import resolve_train_config
 from trainer.data.classes import ClassMapping
 from trainer.errors import UserError
 from trainer.model.builder import build_model, classifier_variables
+from trainer.model.checkpoint_info import CheckpointInfo
 from trainer.model.checkpoints import write_checkpoint
 from trainer.model.weights import freeze_batchnorm, init_source, initialise
 from trainer.train.optim import make_optimizer
@@ -41,8 +42,7 @@ def checkpoint(tmp_path_factory):
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients((g, v) for g, v in zip(grads, model.trainable_variables) if g is not None)
     run = tmp_path_factory.mktemp("source-run")
-    info = {"settings": cfg, "out_classes": mapping.out_classes, "class_title_to_idx": mapping.class_title_to_idx,
-            "neutral_class": "neutral", "step": 2, "epoch": 1.0, "metrics": {}}
+    info = CheckpointInfo(cfg, mapping, step=2, epoch=1.0, validations=1, iters_per_epoch=2, metrics={})
     return write_checkpoint(run, 2, model, optimizer, info, True), model, optimizer
 
 

@@ -13,7 +13,7 @@ from tests.conftest import REPO, read_jsonl
 # Runs in a fresh interpreter: the CPU must be split before TensorFlow initialises.
 _PARITY = textwrap.dedent("""
     import json, os, sys
-    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    import trainer  # sets TF_USE_LEGACY_KERAS before TensorFlow loads
     import numpy as np
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]

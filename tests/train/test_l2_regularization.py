@@ -80,7 +80,7 @@ def test_step_gradient_is_data_gradient_plus_lambda_w(tiny_project, tmp_path):
 # Runs in a fresh interpreter: the CPU must be split before TensorFlow initialises.
 _PARITY = textwrap.dedent("""
     import json, os, sys
-    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    import trainer  # sets TF_USE_LEGACY_KERAS before TensorFlow loads
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)

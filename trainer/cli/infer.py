@@ -6,9 +6,9 @@ from trainer.config.resolve import resolve_infer_config
 from trainer.data.demo import demo_project
 from trainer.data.project import open_project
 from trainer.errors import DataError, UserError
+from trainer.infer.session import InferenceSession
 from trainer.io import require_empty_output
-from trainer.model.checkpoint_folders import find_checkpoint, newest_run, read_info
-from trainer.model.stride import at_output_stride, describe_change
+from trainer.model.checkpoint_folders import newest_run
 from trainer.progress import say
 
 
@@ -37,30 +37,25 @@ def _main(argv: list[str] | None) -> None:
 
     cfg = resolve_infer_config(args.config, args.overrides)
     model_dir = Path(args.model) if args.model else newest_run(RUNS_ROOT)
-    checkpoint = find_checkpoint(model_dir)
+    source = InferenceSession.locate(model_dir, cfg)
     project_root = Path(args.project) if args.project else demo_project()
     output = Path(args.output) if args.output else _default_output(model_dir)
     require_empty_output(output, "output folder")
     project = open_project(project_root, decode_images=False)
     if not project.samples:
         raise DataError(*map(str, project.problems), f"{project_root}: no readable image to annotate")
-    info = read_info(checkpoint)
-    settings = info["settings"]
-    model_cfg = at_output_stride(settings["model"], cfg["model"]["output_stride"], cfg["model"]["atrous_rates"])
-    tag = (args.tag or settings["dataset_tags"]["val"]) if args.evaluate else None
+    tag = (args.tag or source.info.settings["dataset_tags"]["val"]) if args.evaluate else None
 
     # TensorFlow loads only once the inputs are known to be good.
     from trainer.devices import use_gpus
-    from trainer.infer.predictor import Predictor
     from trainer.infer.run import Options, infer_project
 
     say(use_gpus([cfg["model"]["gpu_device"]], "model.gpu_device"))
-    say(f"model: {checkpoint}")
-    change = describe_change(settings["model"], model_cfg)
-    if change:
-        say(change)
-    predictor = Predictor.from_checkpoint(checkpoint, cfg["tta"], info, model_cfg)
-    problems = infer_project(cfg, predictor, project, output, Options(args.save_masks, tag, args.resume))
+    say(f"model: {source.checkpoint}")
+    if source.change():
+        say(source.change())
+    session = InferenceSession.open(source, cfg)
+    problems = infer_project(session, project, output, Options(args.save_masks, tag, args.resume))
     say(f"output: {output}")
     if problems:
         raise DataError(*problems)

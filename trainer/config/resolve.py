@@ -138,6 +138,14 @@ def resolve_train_config(config_path: str | None, preset: str | None, overrides:
     return config
 
 
+def saved_train_config(config: dict, where: str, *, pipelines: bool = True) -> dict:
+    """A train config this tool saved (RUN/config.json, a checkpoint's settings), completed with the defaults of keys
+    added since it was written, validated again."""
+    config = fill_defaults(config, load_schema("train"))
+    validate_train_config(config, where, pipelines=pipelines)
+    return config
+
+
 def _rename_legacy_mode(layer: dict, where: str) -> dict:
     """Plugin v1 configs said `mode.source`; read it as `mode.name` (both given and different is ambiguous)."""
     mode = layer.get("mode")

@@ -11,7 +11,6 @@ from importlib import resources
 
 from jsonschema import Draft202012Validator, validators
 
-from trainer.data.augment import pipeline_problems
 from trainer.errors import ConfigError
 
 # JSON Schema counts 2.0 as an integer; we do not, because `epochs: 2.0` would pass here and crash in range() later.
@@ -159,27 +158,42 @@ def _train_cross_problems(config: dict) -> list[tuple[list, str]]:
     if model["backbone"] not in backbones:
         problems.append((["model", "implementation"], f"{_dump(model['implementation'])} has no backbone "
                          f"{_dump(model['backbone'])} (it has: {', '.join(backbones)})"))
-    smallest = 2 * model["output_stride"]
     for side in ("width", "height"):
         size = config["input_size"][side]
-        if size < smallest:
-            problems.append(
-                (["input_size", side], f"{size} is too small for model.output_stride {model['output_stride']} (minimum {smallest})")
-            )
+        if too_small(size, model["output_stride"]):
+            problems.append((["input_size", side], f"{size} {too_small(size, model['output_stride'])}"))
     schedule = config["lr_schedule"]
     if schedule["name"] != "constant" and schedule["end_lr"] > config["lr"]:
         problems.append((["lr_schedule", "end_lr"], f"{schedule['end_lr']} is greater than lr {config['lr']}: the schedule only decays"))
+    return problems
+
+
+def _pipeline_problems(config: dict) -> list[tuple[list, str]]:
+    """Each configured augmentation pipeline tried on test images (albumentations loads only when there is one)."""
+    problems = []
     for split, spec in config["augmentations"].items():
         if spec is not None:  # null = the default pipeline for input_size, right by construction
+            from trainer.data.augment import pipeline_problems
+
             problems += [(["augmentations", split, *path], message) for path, message
                          in pipeline_problems(spec, config["input_size"]["height"], config["input_size"]["width"])]
     return problems
 
 
-def validate_train_config(config: dict, where: str) -> None:
-    """Raise ConfigError for a complete (defaults filled) train config that is not usable; `where` prefixes each line."""
+def too_small(size: int, output_stride: int) -> str | None:
+    """Why an input side is too small for the output stride (None if it is not): the network needs 2 output pixels."""
+    smallest = 2 * output_stride
+    return f"is too small for model.output_stride {output_stride} (minimum {smallest})" if size < smallest else None
+
+
+def validate_train_config(config: dict, where: str, *, pipelines: bool = True) -> None:
+    """Raise ConfigError for a complete (defaults filled) train config that is not usable; `where` prefixes each line.
+    `pipelines=False` leaves the augmentation pipelines untried: a checkpoint's settings are only read to build and
+    run its network, which they do not affect."""
     problems = schema_problems(config, load_schema("train"))
-    _raise_if_any(problems or _train_cross_problems(config), where)
+    if not problems:
+        problems = _train_cross_problems(config) + (_pipeline_problems(config) if pipelines else [])
+    _raise_if_any(problems, where)
 
 
 def _infer_cross_problems(config: dict) -> list[tuple[list, str]]:

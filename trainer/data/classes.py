@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from trainer.data.supervisely import ProjectMeta
+from trainer.data.supervisely_writer import class_entry
+from trainer.data.types import ProjectMeta
 
 IGNORE_LABEL = 255
 ADDED_BACKGROUND_COLOR = "#222222"
@@ -20,22 +21,36 @@ class ClassMapping:
     def num_classes(self) -> int:
         return len(self.class_title_to_idx)
 
+    @property
+    def titles(self) -> list[str]:
+        return [c["title"] for c in self.out_classes]
+
     def pixel_values(self) -> dict[str, int]:
         """Ground-truth pixel values: neutral pixels get IGNORE_LABEL so the loss skips them."""
         return {**self.class_title_to_idx, self.neutral: IGNORE_LABEL}
+
+    def differences(self, other: ClassMapping, ours: str, theirs: str) -> list[str]:
+        """Human-readable differences of the class indices (empty if equal); `ours` / `theirs` name the two sides."""
+        mine, others = self.class_title_to_idx, other.class_title_to_idx
+        lines = [f'class "{t}" is in the {ours} but not in the {theirs}' for t in sorted(set(mine) - set(others))]
+        lines += [f'class "{t}" is in the {theirs} but not in the {ours}' for t in sorted(set(others) - set(mine))]
+        lines += [f'class "{t}" has index {mine[t]} in the {ours} but {others[t]} in the {theirs}'
+                  for t in sorted(set(mine) & set(others)) if mine[t] != others[t]]
+        return lines
+
+
+def ordered_mapping(titles: list[str], colors: dict[str, str], neutral: str) -> ClassMapping:
+    """Class i is titles[i], shown in its colour."""
+    return ClassMapping(class_title_to_idx={title: idx for idx, title in enumerate(titles)},
+                        out_classes=[class_entry(title, "bitmap", colors[title]) for title in titles], neutral=neutral)
 
 
 def build_class_mapping(meta: ProjectMeta, background: str, neutral: str) -> ClassMapping:
     """Background is 0 even when the project lacks it; the rest sorted by title, so meta order cannot move indices."""
     colors = {c.title: c.color for c in meta.classes}
     others = sorted(title for title in colors if title not in (background, neutral))
-    titles = [background, *others]
     colors.setdefault(background, ADDED_BACKGROUND_COLOR)
-    return ClassMapping(
-        class_title_to_idx={title: idx for idx, title in enumerate(titles)},
-        out_classes=[{"title": title, "shape": "bitmap", "color": colors[title]} for title in titles],
-        neutral=neutral,
-    )
+    return ordered_mapping([background, *others], colors, neutral)
 
 
 def voc_color(index: int) -> str:

@@ -6,7 +6,7 @@ annotation is unreadable or missing) could belong to either split, so it counts 
 
 from __future__ import annotations
 
-from trainer.data.supervisely import Problem, Project
+from trainer.data.types import Problem, Project
 from trainer.errors import DataError
 from trainer.progress import say
 

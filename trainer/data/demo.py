@@ -16,9 +16,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from trainer.data.geometry import encode_bitmap, mask_bbox, rasterize
+from trainer.data import supervisely_writer as sly
+from trainer.data.geometry import mask_bbox, rasterize
 from trainer.data.masks import CLASSES_FILE, IGNORE_VALUE
-from trainer.data.supervisely import ObjectAnn, read_project
+from trainer.data.supervisely import read_project
+from trainer.data.types import Box, ObjectAnn
 
 DEMO_NAME = "demo-v1"
 DATASETS = ("ds1", "ds2")
@@ -58,12 +60,7 @@ def write_synthetic_project(
         name = f"img_{i:04d}" + (".png" if i % 4 == 3 else ".jpg")
         image, objects = _draw_sample(rng, size, shapes, with_neutral=with_neutral and i % 3 == 0,
                                       markers=i % 5 == 0)
-        ann = {
-            "description": "",
-            "size": {"height": size[0], "width": size[1]},
-            "tags": [{"name": "train" if i < train else "val", "value": None}],
-            "objects": objects,
-        }
+        ann = sly.annotation(size[0], size[1], ["train" if i < train else "val"], objects)
         _write_image(dataset_dir / "img" / name, image)
         _write_json(dataset_dir / "ann" / f"{name}.json", ann)
     return root
@@ -116,16 +113,8 @@ def demo_project() -> Path:
 def _meta(with_neutral: bool, with_bg_class: bool) -> dict:
     titles = [*SHAPES, *(["neutral"] if with_neutral else []), "marker", *(["bg"] if with_bg_class else [])]
     shapes = {**_CLASS_SHAPES, "neutral": "rectangle", "marker": "point", "bg": "bitmap"}
-    return {
-        "classes": [
-            {"title": t, "shape": shapes[t], "color": _META_COLORS[t], "geometry_config": {}} for t in titles
-        ],
-        "tags": [
-            {"name": "train", "value_type": "none", "color": "#0F8A5F"},
-            {"name": "val", "value_type": "none", "color": "#8A0F2E"},
-        ],
-        "projectType": "images",
-    }
+    return sly.project_meta([sly.meta_class(t, shapes[t], _META_COLORS[t]) for t in titles],
+                            [sly.meta_tag("train", "#0F8A5F"), sly.meta_tag("val", "#8A0F2E")], projectType="images")
 
 
 def _draw_sample(
@@ -173,31 +162,30 @@ def _circle(rng: np.random.Generator, height: int, width: int) -> tuple[dict, Ob
     cx, cy, radius = _extent(rng, height, width)
     canvas = np.zeros((height, width), np.uint8)
     cv2.circle(canvas, (round(cx), round(cy)), round(radius), 1, thickness=-1)
-    top, left, bottom, right = mask_bbox(canvas)
-    crop = canvas[top : bottom + 1, left : right + 1].astype(bool)
-    raw = _object("circle", "bitmap", bitmap={"data": encode_bitmap(crop), "origin": [left, top]})
-    return raw, ObjectAnn(0, "circle", "bitmap", (crop, left, top))
+    box = mask_bbox(canvas)
+    crop = canvas[box.slices].astype(bool)
+    return sly.bitmap_object("circle", crop, box), ObjectAnn(0, "circle", "bitmap", (crop, box.left, box.top))
 
 
 def _square(rng: np.random.Generator, height: int, width: int) -> tuple[dict, ObjectAnn]:
     cx, cy, half = _extent(rng, height, width)
-    left, top, right, bottom = round(cx - half), round(cy - half), round(cx + half), round(cy + half)
-    raw = _object("square", "rectangle", points={"exterior": [[left, top], [right, bottom]], "interior": []})
-    return raw, ObjectAnn(0, "square", "rectangle", (left, top, right, bottom))
+    box = Box(round(cy - half), round(cx - half), round(cy + half), round(cx + half))
+    return sly.rectangle_object("square", box), ObjectAnn(0, "square", "rectangle", (box.left, box.top, box.right,
+                                                                                       box.bottom))
 
 
 def _ring(rng: np.random.Generator, height: int, width: int) -> tuple[dict, ObjectAnn]:
     cx, cy, radius = _extent(rng, height, width)
     outer = _regular_polygon(cx, cy, radius, 24, 0.0)
     inner = _regular_polygon(cx, cy, radius * rng.uniform(0.45, 0.6), 24, 0.0)[::-1]
-    raw = _object("ring", "polygon", points={"exterior": outer.tolist(), "interior": [inner.tolist()]})
+    raw = sly.polygon_object("ring", outer.tolist(), [inner.tolist()])
     return raw, ObjectAnn(0, "ring", "polygon", (outer.astype(float), [inner.astype(float)]))
 
 
 def _triangle(rng: np.random.Generator, height: int, width: int) -> tuple[dict, ObjectAnn]:
     cx, cy, radius = _extent(rng, height, width)
     points = _regular_polygon(cx, cy, radius, 3, rng.uniform(0, 2 * np.pi))
-    raw = _object("triangle", "polygon", points={"exterior": points.tolist(), "interior": []})
+    raw = sly.polygon_object("triangle", points.tolist(), [])
     return raw, ObjectAnn(0, "triangle", "polygon", (points.astype(float), []))
 
 
@@ -208,22 +196,16 @@ def _neutral(rng: np.random.Generator, image: np.ndarray) -> dict:
     top, left = int(rng.integers(0, height - box_h)), int(rng.integers(0, width - box_w))
     rows, cols = np.mgrid[top : top + box_h, left : left + box_w]
     image[top : top + box_h, left : left + box_w] = np.where((((rows + cols) // 4) % 2)[..., None] == 1, 60, 150)
-    exterior = [[left, top], [left + box_w - 1, top + box_h - 1]]
-    return _object("neutral", "rectangle", points={"exterior": exterior, "interior": []})
+    return sly.rectangle_object("neutral", Box.sized(top, left, box_h, box_w))
 
 
 def _marker(rng: np.random.Generator, height: int, width: int) -> dict:
-    point = [int(rng.integers(0, width)), int(rng.integers(0, height))]
-    return _object("marker", "point", points={"exterior": [point], "interior": []})
+    return sly.point_object("marker", int(rng.integers(0, width)), int(rng.integers(0, height)))
 
 
 def _regular_polygon(cx: float, cy: float, radius: float, corners: int, angle: float) -> np.ndarray:
     angles = angle + np.arange(corners) * 2 * np.pi / corners
     return np.rint(np.stack([cx + radius * np.cos(angles), cy + radius * np.sin(angles)], axis=1)).astype(int)
-
-
-def _object(title: str, shape: str, **geometry: dict) -> dict:
-    return {"classTitle": title, "description": "", "tags": [], "geometryType": shape, **geometry}
 
 
 def _write_image(path: Path, pixels: np.ndarray) -> None:

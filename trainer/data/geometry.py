@@ -8,16 +8,13 @@ import io
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 from PIL import Image
 
 from trainer.data.images import read_index_mask
-
-if TYPE_CHECKING:
-    from trainer.data.supervisely import ObjectAnn
+from trainer.data.types import Box, ObjectAnn
 
 LABEL_MASK = "label_mask"
 
@@ -71,26 +68,27 @@ def rasterize(
 
 def outside_image(obj: ObjectAnn, height: int, width: int) -> str | None:
     """Why an object is drawn only in part or not at all, judged on the pixels it covers; None if it fits."""
-    left, top, right, bottom = object_extent(obj)
-    if right < 0 or bottom < 0 or left >= width or top >= height:
+    extent = object_extent(obj)
+    inside = extent.clipped(height, width)
+    if inside.empty:
         return f"entirely outside the {width}×{height} image: draws nothing"
-    if left < 0 or top < 0 or right >= width or bottom >= height:
+    if inside != extent:
         return f"partly outside the {width}×{height} image: clipped"
     return None
 
 
-def object_extent(obj: ObjectAnn) -> tuple[int, int, int, int]:
-    """Inclusive (left, top, right, bottom) pixel bounds of an area object (the boxes of the bboxes inference mode)."""
+def object_extent(obj: ObjectAnn) -> Box:
+    """The pixels an area object covers (the boxes of the bboxes inference mode)."""
     return _EXTENT[obj.shape](obj.data)
 
 
-def mask_bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    """Inclusive (top, left, bottom, right) of the set pixels: Supervisely bitmaps are stored tightly cropped."""
+def mask_bbox(mask: np.ndarray) -> Box | None:
+    """The set pixels' box: Supervisely bitmaps are stored tightly cropped to it."""
     rows = np.flatnonzero(np.any(mask, axis=1))
     if rows.size == 0:
         return None
     cols = np.flatnonzero(np.any(mask, axis=0))
-    return int(rows[0]), int(cols[0]), int(rows[-1]), int(cols[-1])
+    return Box(int(rows[0]), int(cols[0]), int(rows[-1]), int(cols[-1]))
 
 
 def _draw_bitmap(out: np.ndarray, data: tuple[np.ndarray, int, int], value: int) -> None:
@@ -114,11 +112,9 @@ def _draw_polygon(out: np.ndarray, data: tuple[np.ndarray, list[np.ndarray]], va
 
 
 def _draw_rectangle(out: np.ndarray, data: tuple[float, float, float, float], value: int) -> None:
-    left, top, right, bottom = _rectangle_extent(data)
-    height, width = out.shape
-    rows = slice(min(max(top, 0), height), min(max(bottom + 1, 0), height))
-    cols = slice(min(max(left, 0), width), min(max(right + 1, 0), width))
-    out[rows, cols] = value
+    inside = _rectangle_extent(data).clipped(*out.shape)
+    if not inside.empty:
+        out[inside.slices] = value
 
 
 def _draw_label_mask(out: np.ndarray, data: LabelMask, title_to_value: dict[str, int]) -> None:
@@ -132,22 +128,21 @@ def _int_points(points: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.rint(points), dtype=np.int32)
 
 
-def _rectangle_extent(data: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
-    """Inclusive pixel bounds whatever the corner order."""
+def _rectangle_extent(data: tuple[float, float, float, float]) -> Box:
+    """Whatever the corner order."""
     x1, y1, x2, y2 = (round(v) for v in data)
-    return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
+    return Box(min(y1, y2), min(x1, x2), max(y1, y2), max(x1, x2))
 
 
-def _polygon_extent(data: tuple[np.ndarray, list[np.ndarray]]) -> tuple[int, int, int, int]:
+def _polygon_extent(data: tuple[np.ndarray, list[np.ndarray]]) -> Box:
     points = _int_points(data[0])  # holes lie inside the exterior
     (left, top), (right, bottom) = points.min(axis=0), points.max(axis=0)
-    return int(left), int(top), int(right), int(bottom)
+    return Box(int(top), int(left), int(bottom), int(right))
 
 
-def _bitmap_extent(data: tuple[np.ndarray, int, int]) -> tuple[int, int, int, int]:
+def _bitmap_extent(data: tuple[np.ndarray, int, int]) -> Box:
     mask, x, y = data
-    top, left, bottom, right = mask_bbox(mask)  # bitmaps are never empty (the reader refuses them)
-    return x + left, y + top, x + right, y + bottom
+    return mask_bbox(mask).offset(y, x)  # bitmaps are never empty (the reader refuses them)
 
 
 _DRAW = {"bitmap": _draw_bitmap, "polygon": _draw_polygon, "rectangle": _draw_rectangle}

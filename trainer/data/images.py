@@ -16,6 +16,17 @@ from PIL import Image
 from trainer.errors import DataError
 
 INDEX_MASK_MODES = frozenset({"L", "P", "1"})  # one value per pixel: greyscale, palette indices, bilevel
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".mpo", ".bmp", ".png", ".webp"})
+
+
+def list_files(folder: Path, extensions=IMAGE_EXTENSIONS) -> list[Path]:
+    """Files with one of the extensions, in any case. Hidden files (macOS `._a.jpg` forks) are not images even when
+    their extension says so."""
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in extensions and not p.name.startswith(".")
+    )
 
 
 def decode_image(path: Path) -> np.ndarray:

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from trainer.data import supervisely_writer as sly
 from trainer.data.classes import voc_color
 from trainer.data.geometry import LABEL_MASK, LabelMask
-from trainer.data.images import read_index_mask
-from trainer.data.supervisely import (IMAGE_EXTENSIONS, MetaClass, ObjectAnn, Problem, Project, ProjectMeta, Sample,
-                                      and_list, list_files)
-from trainer.errors import DataError
+from trainer.data.images import IMAGE_EXTENSIONS, list_files, read_index_mask
+from trainer.data.types import MetaClass, ObjectAnn, Problem, Project, ProjectFormat, ProjectMeta, Sample
+from trainer.errors import DataError, and_list
 
 CLASSES_FILE = "classes.txt"
 IGNORE_VALUE = 255
@@ -192,8 +192,7 @@ class _Reader:
             return
         self.values_seen |= present
         height, width = mask.shape
-        raw = {"description": "", "size": {"height": height, "width": width},
-               "tags": [{"name": tag, "value": None} for tag in sorted(tags)], "objects": []}
+        raw = sly.annotation(height, width, sorted(tags), [])
         objects = [ObjectAnn(0, None, LABEL_MASK, LabelMask(mask_path, self.titles))]
         self.samples.append(Sample(dataset, image.name, image, mask_path, height, width, tags, objects, raw))
 
@@ -214,6 +213,10 @@ class _Reader:
 def _meta(titles: tuple[str, ...], split_tags: list[str]) -> ProjectMeta:
     """A Supervisely meta for the classes, so inference can write its output as a Supervisely project."""
     classes = [MetaClass(title, "bitmap", voc_color(value)) for value, title in enumerate(titles)]
-    raw = {"classes": [{"title": c.title, "shape": c.shape, "color": c.color, "geometry_config": {}} for c in classes],
-           "tags": [{"name": tag, "value_type": "none", "color": _TAG_COLOR} for tag in split_tags]}
+    raw = sly.project_meta([sly.meta_class(c.title, c.shape, c.color) for c in classes],
+                           [sly.meta_tag(tag, _TAG_COLOR) for tag in split_tags])
     return ProjectMeta(classes=classes, raw=raw, tags=split_tags)
+
+
+FORMAT = ProjectFormat("masks", f"{CLASSES_FILE} (mask folders)", f"{CLASSES_FILE} with images/ and masks/ (mask folders)",
+                       is_mask_project, read_mask_project)

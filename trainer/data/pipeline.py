@@ -13,7 +13,7 @@ import tensorflow as tf
 from trainer.data.classes import ClassMapping
 from trainer.data.geometry import rasterize
 from trainer.data.images import read_image
-from trainer.data.supervisely import Sample
+from trainer.data.types import Sample
 
 
 class SampleLoader:

@@ -6,10 +6,13 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from trainer.data import masks, supervisely
 from trainer.data.images import decode_image
-from trainer.data.masks import CLASSES_FILE, is_mask_project, read_mask_project
-from trainer.data.supervisely import Problem, Project, Sample, read_project
+from trainer.data.types import Problem, Project, Sample
 from trainer.errors import DataError
+
+# The input formats, each recognised by its own marker file.
+FORMATS = (supervisely.FORMAT, masks.FORMAT)
 
 
 def open_project(root: Path, *, decode_images: bool = True) -> Project:
@@ -18,14 +21,13 @@ def open_project(root: Path, *, decode_images: bool = True) -> Project:
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: project folder not found")
-    supervisely, masks = (root / "meta.json").is_file(), is_mask_project(root)
-    if supervisely and masks:
-        raise DataError(f"{root}: has both meta.json (Supervisely) and {CLASSES_FILE} (mask folders): "
-                        "keep the one that describes the project")
-    if not (supervisely or masks):
-        raise DataError(f"{root}: not a project: expected meta.json (Supervisely) or {CLASSES_FILE} "
-                        "with images/ and masks/ (mask folders)")
-    project = read_mask_project(root) if masks else read_project(root)
+    found = [f for f in FORMATS if f.detect(root)]
+    if len(found) > 1:
+        raise DataError(f"{root}: has both {' and '.join(f.marker for f in found)}: keep the one that describes "
+                        "the project")
+    if not found:
+        raise DataError(f"{root}: not a project: expected {' or '.join(f.expects for f in FORMATS)}")
+    project = found[0].read(root)
     if decode_images:
         check_images(project)
     return project

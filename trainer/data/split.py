@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trainer.data.supervisely import Sample
+from trainer.data.types import Sample
 from trainer.errors import DataError
 
 

@@ -10,7 +10,7 @@ from trainer.data.classes import IGNORE_LABEL, ClassMapping
 from trainer.data.corrupted import SPLITS, corrupted_counts
 from trainer.data.geometry import rasterize
 from trainer.data.split import split_members
-from trainer.data.supervisely import Problem, Project
+from trainer.data.types import Problem, Project
 
 
 def summary_lines(project: Project, mapping: ClassMapping, split_tags: dict[str, str],

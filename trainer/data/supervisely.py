@@ -14,75 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from trainer.data.geometry import decode_bitmap, outside_image
-from trainer.errors import DataError
+from trainer.data.images import IMAGE_EXTENSIONS, list_files
+from trainer.data.types import AREA_SHAPES, MetaClass, ObjectAnn, Problem, Project, ProjectFormat, ProjectMeta, Sample
+from trainer.errors import DataError, and_list
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".mpo", ".bmp", ".png", ".webp"})
-AREA_SHAPES = frozenset({"bitmap", "polygon", "rectangle"})
 SKIPPED_SHAPES = frozenset({"point", "line", "graph"})
 _GEOMETRY_KEYS = ("geometryType", "shape", "type")
 _COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
 _MAX_COORDINATE = 1e9  # keeps rounded coordinates inside int32 for cv2
-
-
-@dataclass(frozen=True)
-class MetaClass:
-    title: str
-    shape: str
-    color: str
-
-
-@dataclass
-class ProjectMeta:
-    classes: list[MetaClass]
-    raw: dict
-    tags: list[str] = field(default_factory=list)
-
-
-@dataclass
-class ObjectAnn:
-    index: int
-    class_title: str | None  # None for a label mask, whose values name the classes (geometry.LabelMask)
-    shape: str
-    data: object
-
-
-@dataclass
-class Sample:
-    dataset: str
-    name: str
-    image_path: Path
-    ann_path: Path
-    height: int
-    width: int
-    tags: set[str]
-    objects: list[ObjectAnn]
-    raw_ann: dict
-
-
-@dataclass
-class Problem:
-    dataset: str
-    file: str
-    object_index: int | None
-    message: str
-    tags: frozenset[str] | None = None  # the sample's image tags (its splits); None when they cannot be read
-
-    def __str__(self) -> str:
-        where = f'dataset "{self.dataset}", {self.file}'
-        if self.object_index is not None:
-            where += f": object {self.object_index}"
-        return f"{where}: {self.message}"
-
-
-@dataclass
-class Project:
-    root: Path
-    meta: ProjectMeta
-    samples: list[Sample]
-    skipped_shapes: dict[tuple[str, str], int]
-    problems: list[Problem]
-    warnings: list[Problem] = field(default_factory=list)  # usable samples with something to tell (clipping)
-    format: str = "supervisely"
 
 
 @dataclass
@@ -137,6 +76,14 @@ def read_project(root: Path) -> Project:
     found.samples.sort(key=lambda s: (s.dataset, s.name))
     return Project(root=root, meta=meta, samples=found.samples, skipped_shapes=dict(found.skipped),
                    problems=found.problems, warnings=found.warnings)
+
+
+def is_supervisely_project(root: Path) -> bool:
+    return (Path(root) / "meta.json").is_file()
+
+
+FORMAT = ProjectFormat("supervisely", "meta.json (Supervisely)", "meta.json (Supervisely)", is_supervisely_project,
+                       read_project)
 
 
 @contextmanager
@@ -229,21 +176,6 @@ def _dataset_dirs(root: Path) -> list[Path]:
     if missing:
         raise DataError(*missing)
     return candidates
-
-
-def and_list(names: list[str]) -> str:
-    """"a, b and c", for messages naming files that clash."""
-    return f"{', '.join(names[:-1])} and {names[-1]}"
-
-
-def list_files(folder: Path, extensions=IMAGE_EXTENSIONS) -> list[Path]:
-    """Files with one of the extensions, in any case. Hidden files (macOS `._a.jpg` forks) are not images even when
-    their extension says so."""
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() in extensions and not p.name.startswith(".")
-    )
 
 
 def _annotation_path(dataset_dir: Path, image_path: Path) -> Path | None:

@@ -1,16 +1,11 @@
 """What the output project gains: the model's classes (renamed, filtered), prediction bitmaps, mode rectangles."""
-from __future__ import annotations
-
 from collections import Counter
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from trainer.data.geometry import encode_bitmap, mask_bbox
+from trainer.data.geometry import mask_bbox
+from trainer.data.supervisely_writer import bitmap_object, meta_class
 from trainer.errors import UserError
-
-if TYPE_CHECKING:  # the modes import this module
-    from trainer.infer.modes.scores import Region
 
 # Rectangle classes a mode adds (roi, windows) get one fixed colour; box classes keep their source's colour.
 RECTANGLE_COLOR = "#FF8C00"
@@ -24,12 +19,12 @@ def output_classes(out_classes: list[dict], save_classes, suffix: str) -> dict[i
         if unknown:
             raise UserError(f"mode.model_classes.save_classes: {', '.join(map(repr, unknown))} not among "
                             f"the model's classes ({', '.join(titles)})")
-    return {i: {"title": c["title"] + suffix, "shape": "bitmap", "color": c["color"], "geometry_config": {}}
+    return {i: meta_class(c["title"] + suffix, "bitmap", c["color"])
             for i, c in enumerate(out_classes) if save_classes == "__all__" or c["title"] in save_classes}
 
 
 def rectangle_class(title: str, color: str = RECTANGLE_COLOR) -> dict:
-    return {"title": title, "shape": "rectangle", "color": color, "geometry_config": {}}
+    return meta_class(title, "rectangle", color)
 
 
 def output_meta(input_meta: dict, added: list[dict]) -> dict:
@@ -52,17 +47,6 @@ def prediction_objects(class_map: np.ndarray, classes: dict[int, dict]) -> list[
     for index, cls in classes.items():
         mask = class_map == index
         box = mask_bbox(mask)
-        if box is None:
-            continue
-        top, left, bottom, right = box
-        objects.append({"classTitle": cls["title"], "description": "", "tags": [], "geometryType": "bitmap",
-                        "bitmap": {"data": encode_bitmap(mask[top:bottom + 1, left:right + 1]),
-                                   "origin": [int(left), int(top)]}})
+        if box is not None:
+            objects.append(bitmap_object(cls["title"], mask[box.slices], box))
     return objects
-
-
-def rectangle_object(title: str, region: Region) -> dict:
-    """Supervisely rectangle: [[left, top], [right, bottom]], corners inclusive."""
-    exterior = [[region.left, region.top], [region.left + region.width - 1, region.top + region.height - 1]]
-    return {"classTitle": title, "description": "", "tags": [], "geometryType": "rectangle",
-            "points": {"exterior": exterior, "interior": []}}

@@ -4,10 +4,9 @@ import numpy as np
 
 from trainer.data.classes import IGNORE_LABEL, ClassMapping, build_class_mapping
 from trainer.data.geometry import rasterize
-from trainer.data.supervisely import Project, Sample
+from trainer.data.types import Project, Sample
 from trainer.errors import DataError, UserError
-from trainer.infer.modes.scores import NO_PREDICTION
-from trainer.model.weights import class_differences
+from trainer.infer.scores import NO_PREDICTION
 from trainer.metrics import prediction_confusion, summarize
 
 
@@ -17,7 +16,7 @@ class Evaluation:
 
     def __init__(self, project: Project, classes: ClassMapping, tag: str):
         theirs = build_class_mapping(project.meta, classes.out_classes[0]["title"], classes.neutral)
-        differences = class_differences(classes.class_title_to_idx, theirs.class_title_to_idx)
+        differences = classes.differences(theirs, "checkpoint", "project")
         if differences:
             raise UserError(*(f"--evaluate: the model's classes do not match the project's: {line}"
                               for line in differences))
@@ -36,5 +35,4 @@ class Evaluation:
     def report(self, confusions: list[list[list[int]]]) -> dict:
         size = self.classes.num_classes
         total = np.sum(confusions, axis=0) if confusions else np.zeros((size, size), np.int64)
-        titles = [c["title"] for c in self.classes.out_classes]
-        return {"tag": self.tag, "images": len(confusions), **summarize(total, titles)}
+        return {"tag": self.tag, "images": len(confusions), **summarize(total, self.classes.titles)}

@@ -1,12 +1,11 @@
 """A segmentation model applied to image crops: the one step every inference mode runs."""
-from pathlib import Path
-
 import cv2
 import numpy as np
 import tensorflow as tf
 
 from trainer.data.classes import ClassMapping
 from trainer.infer.tta import average_scores, scaled_sizes
+from trainer.model.checkpoint_folders import ModelSource
 from trainer.model.checkpoints import load_checkpoint_model
 
 
@@ -27,14 +26,9 @@ class Predictor:
         self._scores = tf.function(self._scores_fn, input_signature=(views, tf.TensorSpec([2], tf.int32)))
 
     @classmethod
-    def from_checkpoint(cls, checkpoint_dir: Path, tta: dict, info: dict | None = None,
-                        model_cfg: dict | None = None) -> "Predictor":
-        """`info` and `model_cfg` as trainer.model.checkpoints.load_checkpoint_model takes them."""
-        model, info = load_checkpoint_model(checkpoint_dir, info, model_cfg)
-        settings = info["settings"]
-        classes = ClassMapping(info["class_title_to_idx"], info["out_classes"], info["neutral_class"])
-        size = (settings["input_size"]["height"], settings["input_size"]["width"])
-        return cls(model, classes, size, tta, str(checkpoint_dir.resolve()))
+    def from_source(cls, source: ModelSource, tta: dict) -> "Predictor":
+        return cls(load_checkpoint_model(source), source.info.classes, source.info.input_size, tta,
+                   str(source.checkpoint.resolve()))
 
     @property
     def traces(self) -> int:

@@ -6,17 +6,12 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import numpy as np
-
 from trainer.data.images import decode_image
-from trainer.data.supervisely import Project, Sample
+from trainer.data.types import Project, Sample
 from trainer.errors import DataError
-from trainer.infer.annotation import output_classes, output_meta, prediction_objects
 from trainer.infer.evaluate import Evaluation
-from trainer.infer.modes import make_mode
-from trainer.infer.modes.scores import Plan, class_map
 from trainer.infer.pipeline import Behind, ahead
-from trainer.infer.predictor import Predictor
+from trainer.infer.session import InferenceSession, Prediction
 from trainer.infer.visualize import index_png, overlay_png
 from trainer.infer.writer import ProjectWriter
 from trainer.metrics import per_class_table
@@ -33,21 +28,12 @@ class Options:
     resume: bool = False
 
 
-@dataclass
-class _Loaded:
-    image: np.ndarray | None = None
-    plan: Plan | None = None
-    failure: str | None = None
-
-
-def infer_project(cfg: dict, predictor: Predictor, project: Project, output, options: Options = Options()) -> list[str]:
+def infer_project(session: InferenceSession, project: Project, output, options: Options = Options()) -> list[str]:
     """Annotate every readable image into `output`; returns one line per image skipped or failed."""
-    mode = make_mode(cfg["mode"], project.meta)
-    saved = cfg["mode"]["model_classes"]
-    classes = output_classes(predictor.classes.out_classes, saved["save_classes"], saved["add_suffix"])
-    meta = output_meta(project.meta.raw, list(classes.values()) + mode.classes)
-    evaluation = None if options.evaluate_tag is None else Evaluation(project, predictor.classes, options.evaluate_tag)
-    run = {"config": cfg, "model": predictor.source, "project": str(project.root.resolve()),
+    classes = session.predictor.classes
+    meta = session.output_meta(project.meta)
+    evaluation = None if options.evaluate_tag is None else Evaluation(project, classes, options.evaluate_tag)
+    run = {"config": session.cfg, "model": session.predictor.source, "project": str(project.root.resolve()),
            "save_masks": options.save_masks, "evaluate_tag": options.evaluate_tag}
     writer = ProjectWriter(output, run, meta, options.resume)
     earlier = sum("failed" not in r for r in writer.finished.values())
@@ -55,36 +41,34 @@ def infer_project(cfg: dict, predictor: Predictor, project: Project, output, opt
     if options.resume:
         say(f"resuming: {earlier} image(s) finished earlier, {len(todo)} to go")
 
-    def load(sample: Sample) -> _Loaded:
+    def load(sample: Sample):
+        """The image, or why it cannot be read."""
         try:
-            image = decode_image(sample.image_path)
+            return decode_image(sample.image_path)
         except ValueError as error:
-            return _Loaded(failure=str(error))
-        try:
-            return _Loaded(image, mode.plan(sample, *image.shape[:2]))
-        except DataError as error:
-            return _Loaded(failure="; ".join(error.lines))
+            return str(error)
 
-    def write(sample: Sample, image: np.ndarray, plan: Plan, predicted: np.ndarray) -> None:
-        objects = list(sample.raw_ann.get("objects", [])) + prediction_objects(predicted, classes) + plan.objects
+    def write(sample: Sample, image, prediction: Prediction) -> None:
+        objects = list(sample.raw_ann.get("objects", [])) + prediction.objects
         files = {}
         if options.save_masks:
-            files[f"{sample.dataset}/masks_machine/{sample.name}.png"] = index_png(predicted)
+            files[f"{sample.dataset}/masks_machine/{sample.name}.png"] = index_png(prediction.class_map)
             files[f"{sample.dataset}/masks_human/{sample.name}.png"] = overlay_png(
-                image, predicted, predictor.classes.out_classes)
-        record = {"confusion": evaluation.confusion(sample, predicted)} if evaluation and evaluation.covers(sample) else {}
+                image, prediction.class_map, classes.out_classes)
+        record = ({"confusion": evaluation.confusion(sample, prediction.class_map)}
+                  if evaluation and evaluation.covers(sample) else {})
         writer.add(sample, {**sample.raw_ann, "objects": objects}, files, record)
 
     progress = Progress("image", len(todo), "img")
     try:
         with ThreadPoolExecutor(_LOADERS) as loaders, ThreadPoolExecutor(1) as disk:
             behind = Behind(disk, _DEPTH)
-            for done, (sample, loaded) in enumerate(ahead(loaders, load, todo, _DEPTH), start=1):
-                if loaded.failure is None:
-                    predicted = class_map(predictor, loaded.image, loaded.plan.regions, cfg["batch_size"])
-                    behind.submit(write, sample, loaded.image, loaded.plan, predicted)
+            for done, (sample, image) in enumerate(ahead(loaders, load, todo, _DEPTH), start=1):
+                prediction = image if isinstance(image, str) else _predict(session, image, sample)
+                if isinstance(prediction, str):
+                    behind.submit(writer.fail, sample, prediction)
                 else:
-                    behind.submit(writer.fail, sample, loaded.failure)
+                    behind.submit(write, sample, image, prediction)
                 progress.update(done, done)
             behind.drain()
     except BaseException:
@@ -92,6 +76,14 @@ def infer_project(cfg: dict, predictor: Predictor, project: Project, output, opt
             "command with --resume to continue")
         raise
     return _finish(project, writer, evaluation, earlier)
+
+
+def _predict(session: InferenceSession, image, sample: Sample) -> Prediction | str:
+    """The prediction, or why the mode cannot make one (an ROI that leaves nothing of the image)."""
+    try:
+        return session.predict_image(image, sample.objects)
+    except DataError as error:
+        return "; ".join(error.lines)
 
 
 def _finish(project: Project, writer: ProjectWriter, evaluation: Evaluation | None, earlier: int) -> list[str]:

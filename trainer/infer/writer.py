@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from trainer.data.supervisely import Sample
+from trainer.data.types import Sample
 from trainer.errors import UserError
 from trainer.io import atomic_path, read_json, read_json_lines, write_json, write_json_lines
 

@@ -1,28 +1,40 @@
-"""Checkpoint folders, RUN/checkpoints/NNNNNNNN/{weights, config.json}: finding them and reading their
-settings without TensorFlow, so bad --model / --resume input is refused before TensorFlow loads."""
+"""Checkpoint folders, RUN/checkpoints/NNNNNNNN/{weights, config.json}: finding them and choosing how to run their
+weights, without TensorFlow, so bad --model / --resume input is refused before TensorFlow loads."""
+from __future__ import annotations
+
+from dataclasses import dataclass
 from pathlib import Path
 
-from trainer.config.resolve import fill_defaults
-from trainer.config.validate import load_schema, validate_train_config
 from trainer.errors import UserError
-from trainer.io import read_json
+from trainer.model.checkpoint_info import CONFIG_FILE, CheckpointInfo
+from trainer.model.stride import at_output_stride, describe_change
 
 WEIGHTS_PREFIX = "weights/ckpt"
 
 
-def read_info(checkpoint_dir: Path) -> dict:
-    """The checkpoint's config.json, its settings completed with defaults of keys added since it was written."""
-    path = checkpoint_dir / "config.json"
-    info = read_json(path, "checkpoint")
-    if not isinstance(info, dict) or not isinstance(info.get("settings"), dict):
-        raise UserError(f"checkpoint {path}: not a checkpoint's config.json (no settings object)")
-    info["settings"] = fill_defaults(info["settings"], load_schema("train"))
-    validate_train_config(info["settings"], f"checkpoint {path}: settings")
-    return info
+@dataclass(frozen=True)
+class ModelSource:
+    """A checkpoint and the settings its network is built with: the trained ones, or the same weights at another
+    output stride (trainer.model.stride)."""
+    checkpoint: Path
+    info: CheckpointInfo
+    model: dict
+
+    @classmethod
+    def locate(cls, path: Path, output_stride: int | None = None, atrous_rates: list[int] | None = None, *,
+               what: str = "--model", prefix: str = "model.") -> ModelSource:
+        """A checkpoint folder or a run folder's best checkpoint; `prefix` is how messages name the stride keys."""
+        checkpoint = find_checkpoint(Path(path), what)
+        info = CheckpointInfo.read(checkpoint)
+        return cls(checkpoint, info, at_output_stride(info.model, output_stride, atrous_rates, prefix=prefix))
+
+    def change(self) -> str | None:
+        """A log line when the network runs differently from how it was trained."""
+        return describe_change(self.info.model, self.model)
 
 
 def is_checkpoint(path: Path) -> bool:
-    return (path / "config.json").is_file() and (path / (WEIGHTS_PREFIX + ".index")).is_file()
+    return (path / CONFIG_FILE).is_file() and (path / (WEIGHTS_PREFIX + ".index")).is_file()
 
 
 def find_checkpoint(path: Path, what: str = "--model") -> Path:

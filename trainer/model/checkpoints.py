@@ -6,20 +6,31 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from trainer.io import point_link, write_json
-from trainer.model.checkpoint_folders import WEIGHTS_PREFIX, read_info
+from trainer.io import point_link
+from trainer.model.checkpoint_folders import WEIGHTS_PREFIX, ModelSource
+from trainer.model.checkpoint_info import CheckpointInfo
 
 
-def write_checkpoint(run_dir: Path, step: int, model, optimizer, info: dict, is_best: bool) -> Path:
-    """Write the folder under a temporary name and rename it, then repoint `last` (and `best`)."""
+def write_folder(folder: Path, model, info: CheckpointInfo, optimizer=None, tmp: Path | None = None) -> None:
+    """Weights (and optimizer state) and config.json under the temporary name `tmp`, then renamed to `folder` (an
+    empty existing folder is replaced): a reader never sees a half-written checkpoint."""
+    tmp = tmp or folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        parts = {"model": model} if optimizer is None else {"model": model, "optimizer": optimizer}
+        tf.train.Checkpoint(**parts).write(str(tmp / WEIGHTS_PREFIX))
+        info.write(tmp)
+        os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_checkpoint(run_dir: Path, step: int, model, optimizer, info: CheckpointInfo, is_best: bool) -> Path:
+    """RUN/checkpoints/<step>, then repoint `last` (and `best`). The temporary name is one --resume tidies away."""
     root = run_dir / "checkpoints"
     root.mkdir(exist_ok=True)
     final = root / f"{step:08d}"
-    tmp = root / f".tmp-{step:08d}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tf.train.Checkpoint(model=model, optimizer=optimizer).write(str(tmp / WEIGHTS_PREFIX))
-    write_json(tmp / "config.json", info)
-    os.replace(tmp, final)
+    write_folder(final, model, info, optimizer, tmp=root / f".tmp-{step:08d}")
     point_link(run_dir / "last", final)
     if is_best:
         point_link(run_dir / "best", final)
@@ -40,13 +51,10 @@ def restore_model(model, checkpoint_dir: Path) -> None:
     tf.train.Checkpoint(model=model).read(str(checkpoint_dir / WEIGHTS_PREFIX)).expect_partial()
 
 
-def load_checkpoint_model(checkpoint_dir: Path, info: dict | None = None, model_cfg: dict | None = None) -> tuple:
-    """(model, info) of a checkpoint folder: the network rebuilt from its settings (or from `model_cfg`, the same
-    weights run differently: trainer.model.stride), its weights restored. `info`: its read_info, if the caller
-    already read it to check its inputs."""
+def load_checkpoint_model(source: ModelSource):
+    """The checkpoint's network built with the source's settings, its weights restored."""
     from trainer.model.builder import build_model   # the builder loads tf-models-official: only when needed
 
-    info = info or read_info(checkpoint_dir)
-    model = build_model(model_cfg or info["settings"]["model"], len(info["out_classes"]))
-    restore_model(model, checkpoint_dir)
-    return model, info
+    model = build_model(source.model, source.info.classes.num_classes)
+    restore_model(model, source.checkpoint)
+    return model

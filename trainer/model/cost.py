@@ -11,6 +11,14 @@ import tensorflow as tf
 from tensorflow.python.framework import ops as tf_ops
 from tensorflow.python.profiler.internal import flops_registry  # noqa: F401 — registers the op costs
 
+from trainer.model.builder import build_model
+
+# Classes of the datasets the model-zoo presets are named after (background included); the zoo's figures use them.
+DATASET_CLASSES = {"voc": 21, "cityscapes": 19, "ade20k": 151}
+DEFAULT_CLASSES = DATASET_CLASSES["voc"]
+CONVENTION = ("Multiply-Adds for one image: TensorFlow profiler float ops of the ops the logits depend on, "
+              "halved (one multiply-add = one MAC); no softmax")
+
 
 def _ancestors(outputs) -> list:
     """Every op the output tensors depend on, through data and control edges."""
@@ -38,3 +46,20 @@ def multiply_adds(model, height: int, width: int) -> int:
             continue
         flops += stats.value or 0
     return int(flops) // 2
+
+
+def default_classes(preset: str | None) -> int:
+    """A preset named `<model>_<dataset>` has that dataset's classes; anything else PASCAL VOC's 21."""
+    return DATASET_CLASSES.get((preset or "").rpartition("_")[2], DEFAULT_CLASSES)
+
+
+def describe(cfg: dict, height: int, width: int, num_classes: int) -> dict:
+    """The configured model's size and cost: built (variables created at 64×64), traced at height × width."""
+    model = build_model(cfg["model"], num_classes)
+    madds = multiply_adds(model, height, width)
+    trainable = sum(int(v.shape.num_elements()) for v in model.trainable_variables)
+    return {"preset": cfg.get("preset"), "backbone": cfg["model"]["backbone"],
+            "implementation": cfg["model"]["implementation"], "input_size": [height, width],
+            "num_classes": num_classes, "output_stride": cfg["model"]["output_stride"],
+            "params": int(model.count_params()), "trainable_params": trainable, "madds": madds,
+            "madds_billions": round(madds / 1e9, 3), "madds_convention": CONVENTION}

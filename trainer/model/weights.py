@@ -14,7 +14,8 @@ import tf_keras
 from trainer.data.classes import ClassMapping
 from trainer.errors import UserError
 from trainer.model.builder import build_model, classifier_variables, is_research_deeplab
-from trainer.model.checkpoint_folders import WEIGHTS_PREFIX, find_checkpoint, read_info
+from trainer.model.checkpoint_folders import WEIGHTS_PREFIX, find_checkpoint
+from trainer.model.checkpoint_info import CheckpointInfo
 from trainer.model.checkpoints import restore_model
 from trainer.model.tf1_import import find_tf1_checkpoint, load_tf1
 
@@ -25,17 +26,8 @@ _WEIGHTLESS_MODEL_KEYS = ("batchnorm_momentum",)
 @dataclass(frozen=True)
 class InitSource:
     checkpoint: Path
-    info: dict | None   # None: a TF1 checkpoint prefix
+    info: CheckpointInfo | None   # None: a TF1 checkpoint prefix
     mode: str
-
-
-def class_differences(expected: dict[str, int], actual: dict[str, int]) -> list[str]:
-    """Human-readable differences between two class_title_to_idx mappings (empty if equal)."""
-    lines = [f'class "{t}" is in the checkpoint but not in the project' for t in sorted(set(expected) - set(actual))]
-    lines += [f'class "{t}" is in the project but not in the checkpoint' for t in sorted(set(actual) - set(expected))]
-    lines += [f'class "{t}" has index {expected[t]} in the checkpoint but {actual[t]} in the project'
-              for t in sorted(set(expected) & set(actual)) if expected[t] != actual[t]]
-    return lines
 
 
 def init_source(cfg: dict, mapping: ClassMapping) -> InitSource | None:
@@ -53,20 +45,20 @@ def init_source(cfg: dict, mapping: ClassMapping) -> InitSource | None:
                             'model.implementation "deeplab"')
         return InitSource(Path(tf1), None, mode)
     checkpoint = find_checkpoint(Path(cfg["init_weights"]), "init_weights")
-    info = read_info(checkpoint)
-    theirs, ours = info["settings"]["model"], cfg["model"]
+    info = CheckpointInfo.read(checkpoint)
+    theirs, ours = info.model, cfg["model"]
     problems = [f"init_weights {checkpoint}: model.{key} is {theirs[key]!r} there but {ours[key]!r} in the config"
                 for key in ours if key not in _WEIGHTLESS_MODEL_KEYS and theirs[key] != ours[key]]
     if mode == "continue_training":
         problems += [f"init_weights {checkpoint} (continue_training): {line}"
-                     for line in class_differences(info["class_title_to_idx"], mapping.class_title_to_idx)]
-        theirs_frozen = info["settings"]["freeze_batchnorm"] and info["settings"]["init_weights"] is not None
+                     for line in info.classes.differences(mapping, "checkpoint", "project")]
+        theirs_frozen = info.settings["freeze_batchnorm"] and info.settings["init_weights"] is not None
         if theirs_frozen != cfg["freeze_batchnorm"]:
             problems.append(f"init_weights {checkpoint} (continue_training): freeze_batchnorm is "
                             f"{str(theirs_frozen).lower()} there but {str(cfg['freeze_batchnorm']).lower()} in the config")
-        if info["settings"]["optimizer"]["name"] != cfg["optimizer"]["name"]:
+        if info.settings["optimizer"]["name"] != cfg["optimizer"]["name"]:
             problems.append(f"init_weights {checkpoint} (continue_training): optimizer.name is "
-                            f"{info['settings']['optimizer']['name']!r} there but {cfg['optimizer']['name']!r} "
+                            f"{info.settings['optimizer']['name']!r} there but {cfg['optimizer']['name']!r} "
                             "in the config (use transfer_learning to change optimizer)")
     if problems:
         raise UserError(*problems)
@@ -91,8 +83,7 @@ def transfer(model, source: InitSource) -> tuple[int, int]:
     The checkpoint's network is rebuilt with its own class count and restored, then copied variable by
     variable: the architectures are the same (init_source checked), so their weights line up in order.
     """
-    settings = source.info["settings"]
-    donor = build_model(settings["model"], len(source.info["out_classes"]))
+    donor = build_model(source.info.model, source.info.classes.num_classes)
     restore_model(donor, source.checkpoint)
     skip_donor = {id(v) for v in classifier_variables(donor)}
     skip_model = {id(v) for v in classifier_variables(model)}
@@ -119,7 +110,7 @@ def initialise(model, optimizer, source: InitSource | None) -> str:
     loaded, skipped = transfer(model, source)
     classifier = classifier_variables(model)
     return (f"weights from {source.checkpoint} (transfer_learning): {loaded} loaded, {skipped} skipped (the "
-            f"classifier for {len(source.info['out_classes'])} classes, and the optimizer state), {len(classifier)} "
+            f"classifier for {source.info.classes.num_classes} classes, and the optimizer state), {len(classifier)} "
             f"missing (a new classifier for {classifier[0].shape[-1]} classes, random)")
 
 

@@ -11,9 +11,10 @@ import tf_keras
 from trainer.data import augment
 from trainer.data.classes import ClassMapping
 from trainer.data.pipeline import SampleLoader, epoch_order, make_dataset
-from trainer.data.supervisely import Sample
+from trainer.data.types import Sample
 from trainer.metrics import batch_confusion, per_class_table, summarize
 from trainer.model.builder import build_model
+from trainer.model.checkpoint_info import CheckpointInfo
 from trainer.model.checkpoints import write_checkpoint, write_discarded
 from trainer.model.weights import InitSource, freeze_batchnorm, initialise, restore_all
 from trainer.overlay import palette
@@ -49,7 +50,6 @@ class Trainer:
         self.writes = self.strategy.extended.should_checkpoint
         self.height, self.width = cfg["input_size"]["height"], cfg["input_size"]["width"]
         self.num_classes = mapping.num_classes
-        self.titles = [c["title"] for c in mapping.out_classes]
         self.train_loader = SampleLoader(train_samples, mapping, augment.transform_factory(cfg, "train"))
         self.val_loader = SampleLoader(val_samples, mapping, augment.transform_factory(cfg, "val"))
         self.num_train, self.num_val = len(train_samples), len(val_samples)
@@ -141,7 +141,7 @@ class Trainer:
             loss_sum += float(loss)
             valid_sum += float(valid)
             confusion += batch.numpy()
-        metrics = summarize(confusion, self.titles)
+        metrics = summarize(confusion, self.mapping.titles)
         metrics["val_loss"] = loss_sum / valid_sum if valid_sum else None
         return metrics
 
@@ -162,12 +162,11 @@ class Trainer:
         return initialise(self.model, self.optimizer, self.init)
 
     def _positions(self, step: int):
-        """(epoch, iteration, batch) from `step` on, skipping the batches an interrupted epoch consumed."""
+        """(iteration in its epoch, batch) from `step` on, skipping the batches an interrupted epoch consumed."""
         first_epoch, skip = divmod(step, self.iters_per_epoch)
         for epoch in range(first_epoch, self.cfg["epochs"]):
             start = skip if epoch == first_epoch else 0
-            for it, batch in enumerate(self.batches(train=True, epoch=epoch, skip=start), start=start):
-                yield epoch, it, batch
+            yield from enumerate(self.batches(train=True, epoch=epoch, skip=start), start=start)
 
     def run(self, state: RunState = RunState()) -> dict:
         """Train to cfg['epochs'] (or an early stop) from `state`; returns the best validation record."""
@@ -177,14 +176,13 @@ class Trainer:
         elif self.cfg["freeze_batchnorm"]:
             say("freeze_batchnorm: ignored, there are no loaded statistics to keep (no init_weights)")
         patience = self.cfg["early_stopping"]["patience"]
-        schedule = ValidationSchedule(self.cfg["val_every"], self.iters_per_epoch, done=state.validations)
+        schedule = ValidationSchedule(self.cfg["val_every"], self.iters_per_epoch, self.cfg["epochs"])
+        validation_number = {step: n for n, step in enumerate(schedule.steps, start=1)}
         log = RunLog(self.run_dir, state.records, state.step) if self.writes else None
         records = list(state.records)
         progress = Progress("step", self.total_steps - state.step, "img")
         step, images_seen, losses = state.step, 0, []
-        # Starting at step 0 the loop runs; starting at a checkpoint, a validation has just run.
-        validated_last = True
-        for epoch, it, (images, labels) in [] if stop_early(records, patience) else self._positions(step):
+        for it, (images, labels) in [] if stop_early(records, patience) else self._positions(step):
             loss, lr = self.train_step(images, labels, step)
             step += 1
             images_seen += min(self.train_batch, self.num_train - it * self.train_batch)
@@ -192,19 +190,15 @@ class Trainer:
             if log:
                 log.train_step(step, loss, lr)
             progress.update(step - state.step, images_seen,
-                            f"epoch {schedule.progress(epoch, it):.2f}  loss {loss:.4f}  lr {lr:.3g}")
-            validated_last = schedule.due(epoch, it)
-            if validated_last:
-                schedule.done += 1
-                records.append(self._validation(step, schedule.progress(epoch, it), schedule.done, losses, log,
+                            f"epoch {schedule.progress(step):.2f}  loss {loss:.4f}  lr {lr:.3g}")
+            if step in validation_number:
+                records.append(self._validation(step, schedule.progress(step), validation_number[step], losses, log,
                                                 records))
                 losses = []
                 if stop_early(records, patience):
                     say(f"early stopping: mean IoU has not improved for {patience} validation(s) since epoch "
                         f"{best_record(records)['epoch']:g}")
                     break
-        if not validated_last:
-            records.append(self._validation(step, float(self.cfg["epochs"]), schedule.done, losses, log, records))
         return best_record(records)
 
     def _validation(self, step: int, epoch: float, validations: int, losses: list[float], log: RunLog | None,
@@ -217,10 +211,8 @@ class Trainer:
         where, preview = "", self._preview()
         if log:
             log.validation(record, preview)
-            info = {"settings": self.cfg, "out_classes": self.mapping.out_classes,
-                    "class_title_to_idx": self.mapping.class_title_to_idx, "neutral_class": self.mapping.neutral,
-                    "step": step, "epoch": record["epoch"], "validations": validations,
-                    "iters_per_epoch": self.iters_per_epoch, "metrics": record}
+            info = CheckpointInfo(self.cfg, self.mapping, step=step, epoch=record["epoch"], validations=validations,
+                                  iters_per_epoch=self.iters_per_epoch, metrics=record)
             folder = write_checkpoint(self.run_dir, step, self.model, self.optimizer, info, is_best)
             where = f" → {folder.relative_to(self.run_dir)}"
         else:

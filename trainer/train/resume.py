@@ -2,19 +2,18 @@
 
 Checkpoints are written only at validations, so the newest complete checkpoint fixes everything: its step
 gives the epoch and the batches already consumed (the data order is a pure function of seed and epoch),
-its record ends metrics.jsonl (later lines came from the lost stretch and would be duplicated), and the
-number of validations run continues the val_every schedule.
+and its record ends metrics.jsonl (later lines came from the lost stretch and would be duplicated).
 """
 import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trainer.config.resolve import fill_defaults
-from trainer.config.validate import load_schema, validate_train_config
+from trainer.config.resolve import saved_train_config
 from trainer.errors import UserError
 from trainer.io import point_link, read_json_lines, write_json, write_json_lines
-from trainer.model.checkpoint_folders import newest_checkpoint, read_info
+from trainer.model.checkpoint_folders import newest_checkpoint
+from trainer.model.checkpoint_info import CheckpointInfo
 
 RUN_FILE = "run.json"  # what a run needs besides its config to be resumed: the project it reads
 
@@ -22,7 +21,6 @@ RUN_FILE = "run.json"  # what a run needs besides its config to be resumed: the 
 @dataclass(frozen=True)
 class RunState:
     step: int = 0
-    validations: int = 0
     records: list[dict] = field(default_factory=list)
     checkpoint: Path | None = None   # restore model and optimizer from here (None: start as a new run)
 
@@ -41,9 +39,7 @@ def read_run(run_dir: Path) -> tuple[dict, Path]:
         raise UserError(f"--resume {run_dir}: not a run folder of this tool (config.json and {RUN_FILE}): {e}") from None
     if not isinstance(cfg, dict):
         raise UserError(f"--resume {run_dir}: config.json is not a train config (not a JSON object)")
-    cfg = fill_defaults(cfg, load_schema("train"))
-    validate_train_config(cfg, f"--resume {run_dir}: config.json")
-    return cfg, project
+    return saved_train_config(cfg, f"--resume {run_dir}: config.json"), project
 
 
 def resume_state(run_dir: Path, iters_per_epoch: int) -> RunState:
@@ -54,13 +50,13 @@ def resume_state(run_dir: Path, iters_per_epoch: int) -> RunState:
     if checkpoint is None:
         records, state = [], RunState()
     else:
-        info = read_info(checkpoint)
-        if info["iters_per_epoch"] != iters_per_epoch:
-            raise UserError(f"--resume {run_dir}: the run had {info['iters_per_epoch']} iterations per epoch, the "
+        info = CheckpointInfo.read(checkpoint)
+        if info.iters_per_epoch != iters_per_epoch:
+            raise UserError(f"--resume {run_dir}: the run had {info.iters_per_epoch} iterations per epoch, the "
                             f"project and devices now give {iters_per_epoch}: its images or devices have changed")
-        step = info["step"]
-        records = [r for r in read_json_lines(run_dir / "metrics.jsonl") if r["step"] < step] + [info["metrics"]]
-        state = RunState(step=step, validations=info["validations"], records=records, checkpoint=checkpoint)
+        step = info.step
+        records = [r for r in read_json_lines(run_dir / "metrics.jsonl") if r["step"] < step] + [info.metrics]
+        state = RunState(step=step, records=records, checkpoint=checkpoint)
         point_link(run_dir / "last", checkpoint)
         point_link(run_dir / "best", run_dir / "checkpoints" / f"{best_record(records)['step']:08d}")
     write_json_lines(run_dir / "metrics.jsonl", records)

@@ -1,36 +1,30 @@
-"""When validations happen: the Supervisely plugin's `val_every` rule, plus a final one."""
+"""When validations happen: the Supervisely plugin's `val_every` rule, plus a final one. The loop validates at the
+steps this gives, so the schedule tested is the one that runs."""
 import math
 
 
 class ValidationSchedule:
-    """After iteration `it` of epoch `e`, progress is e + (it + 1) / iters_per_epoch; a validation is
-    due whenever floor(progress / val_every) exceeds the number already run (the plugin's rule)."""
+    """After iteration `it` of epoch `e`, progress is e + (it + 1) / iters_per_epoch; a validation is due whenever
+    floor(progress / val_every) exceeds the number already run (the plugin's rule). The plugin only validated on
+    schedule, so `val_every > epochs` never saved a checkpoint; a validation is added at the end whenever the last
+    iteration did not just run one."""
 
-    def __init__(self, val_every: float, iters_per_epoch: int, done: int = 0):
-        self.val_every = val_every
-        self.iters_per_epoch = iters_per_epoch
-        self.done = done
+    def __init__(self, val_every: float, iters_per_epoch: int, epochs: int):
+        self.val_every, self.iters_per_epoch, self.epochs = val_every, iters_per_epoch, epochs
+        self.steps = self._steps()
 
-    def progress(self, epoch: int, iteration: int) -> float:
+    def progress(self, step: int) -> float:
+        """Epochs done after `step` updates."""
+        epoch, iteration = divmod(step - 1, self.iters_per_epoch)
         return epoch + (iteration + 1) / self.iters_per_epoch
 
-    def due(self, epoch: int, iteration: int) -> bool:
-        return math.floor(self.progress(epoch, iteration) / self.val_every + 1e-9) > self.done
-
-
-def validation_epochs(epochs: int, iters_per_epoch: int, val_every: float) -> list[float]:
-    """The epochs (as progress values) at which a run validates, the final validation included.
-
-    The plugin only validated on schedule, so `val_every > epochs` never saved a checkpoint; we add a
-    validation at the end whenever the last iteration did not just run one.
-    """
-    schedule = ValidationSchedule(val_every, iters_per_epoch)
-    points = []
-    for epoch in range(epochs):
-        for it in range(iters_per_epoch):
-            if schedule.due(epoch, it):
-                schedule.done += 1
-                points.append(schedule.progress(epoch, it))
-    if not points or points[-1] != float(epochs):
-        points.append(float(epochs))
-    return points
+    def _steps(self) -> list[int]:
+        """The steps (updates made, 1-based) after which the run validates, in order."""
+        total = self.epochs * self.iters_per_epoch
+        steps: list[int] = []
+        for step in range(1, total + 1):
+            if math.floor(self.progress(step) / self.val_every + 1e-9) > len(steps):
+                steps.append(step)
+        if not steps or steps[-1] != total:
+            steps.append(total)
+        return steps

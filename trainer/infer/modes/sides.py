@@ -1,4 +1,5 @@
 """The plugin's side amounts ("16px" or "5%" of a side), shared by roi bounds and bboxes padding."""
+from trainer.data.types import Box
 
 
 def side_pixels(amount: str, side: int) -> int:
@@ -8,8 +9,8 @@ def side_pixels(amount: str, side: int) -> int:
     return int(side * float(amount[:-1]) / 100.0)
 
 
-def inset(sides: dict, height: int, width: int, sign: int) -> tuple[int, int, int, int]:
-    """Inclusive (top, left, bottom, right) of a height × width rectangle with each side moved inwards by its
-    amount (sign 1: roi bounds cut) or outwards (sign -1: bbox padding grows), relative to its own corner."""
-    return (sign * side_pixels(sides["top"], height), sign * side_pixels(sides["left"], width),
-            height - 1 - sign * side_pixels(sides["bottom"], height), width - 1 - sign * side_pixels(sides["right"], width))
+def inset(sides: dict, height: int, width: int, sign: int) -> Box:
+    """A height × width rectangle at the origin with each side moved inwards by its amount (sign 1: roi bounds cut)
+    or outwards (sign -1: bbox padding grows)."""
+    return Box(sign * side_pixels(sides["top"], height), sign * side_pixels(sides["left"], width),
+               height - 1 - sign * side_pixels(sides["bottom"], height), width - 1 - sign * side_pixels(sides["right"], width))

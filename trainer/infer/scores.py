@@ -1,8 +1,9 @@
-"""What every mode shares: rectangles of the image scored in batches, and their scores combined per pixel."""
-from dataclasses import dataclass
+"""The scoring engine every mode shares: boxes of the image scored in batches, and their scores combined per pixel."""
 from itertools import accumulate
 
 import numpy as np
+
+from trainer.data.types import Box
 
 # Pixels no region reaches (outside the ROI or the boxes) have no prediction.
 NO_PREDICTION = -1
@@ -11,32 +12,13 @@ NO_PREDICTION = -1
 _PAD_VALUE = 128
 
 
-@dataclass(frozen=True)
-class Region:
-    """A rectangle in image pixels; it may reach past the bottom/right edge, where the crop is padded."""
-    top: int
-    left: int
-    height: int
-    width: int
-
-    def clipped(self, height: int, width: int) -> "Region":
-        return Region(self.top, self.left, min(self.height, height - self.top), min(self.width, width - self.left))
-
-
-@dataclass
-class Plan:
-    """What a mode asks for one image: the regions to score, and objects (rectangles) to add as they are."""
-    regions: list[Region]
-    objects: list[dict]
-
-
-def crop(image: np.ndarray, region: Region) -> np.ndarray:
-    part = image[region.top:region.top + region.height, region.left:region.left + region.width]
+def crop(image: np.ndarray, region: Box) -> np.ndarray:
+    part = image[region.slices]
     pad = ((0, region.height - part.shape[0]), (0, region.width - part.shape[1]), (0, 0))
     return np.pad(part, pad, constant_values=_PAD_VALUE) if any(p[1] for p in pad) else part
 
 
-def class_map(predictor, image: np.ndarray, regions: list[Region], batch_size: int) -> np.ndarray:
+def class_map(predictor, image: np.ndarray, regions: list[Box], batch_size: int) -> np.ndarray:
     """Class index per pixel: the mean of the scores of every region covering it, argmax; NO_PREDICTION elsewhere.
 
     Equal-size regions are scored together, `batch_size` at a time; a region is scored once however often it is
@@ -44,7 +26,7 @@ def class_map(predictor, image: np.ndarray, regions: list[Region], batch_size: i
     8 GB of them at once): sliding windows, listed row by row, finish rows as they go down the image.
     """
     height, width = image.shape[:2]
-    by_size: dict[tuple[int, int], list[Region]] = {}
+    by_size: dict[tuple[int, int], list[Box]] = {}
     for region in dict.fromkeys(regions):
         by_size.setdefault((region.height, region.width), []).append(region)
     batches = [group[start:start + batch_size] for group in by_size.values()
@@ -78,16 +60,16 @@ class _ScoreRows:
         self.counts = np.empty((0, width), np.int32)
         self.origin = self.first = self.end = 0  # live rows: first .. end - 1
 
-    def add(self, regions: list[Region], scores: np.ndarray, final_above: list[int]) -> None:
+    def add(self, regions: list[Box], scores: np.ndarray, final_above: list[int]) -> None:
         """`final_above`: per region, the highest row it or a later region reaches; rows above are final."""
         for region, region_scores, row in zip(regions, scores, final_above):
             self.finish(row)
             self._add(region, region_scores)
 
-    def _add(self, region: Region, scores: np.ndarray) -> None:
+    def _add(self, region: Box, scores: np.ndarray) -> None:
         part = region.clipped(*self.shape[:2])
         scores = scores[:part.height, :part.width]
-        bottom = part.top + part.height
+        bottom = part.bottom + 1
         if self.first == self.end and scores.shape == self.shape:
             self.sums = scores  # one region over the whole image (full_image): no copy
             self.counts = np.ones(self.shape[:2], np.int32)
@@ -98,7 +80,7 @@ class _ScoreRows:
             self.sums[rows] = 0
             self.counts[rows] = 0
         self.end = max(self.end, bottom)
-        columns = slice(part.left, part.left + part.width)
+        columns = part.slices[1]
         for rows, at in self._spans(part.top, bottom):
             self.sums[rows, columns] += scores[at]
             self.counts[rows, columns] += 1

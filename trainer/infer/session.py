@@ -1,0 +1,53 @@
+"""An inference session: one model with one inference config, and the per-image step every consumer shares
+(infer.py over a project, load_model, and next the exporter and the server). TensorFlow loads when a model is opened,
+not when this module is imported, so inputs are checked first."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from trainer.data.types import ObjectAnn, ProjectMeta
+from trainer.infer.annotation import output_classes, output_meta, prediction_objects
+from trainer.infer.modes import make_mode
+from trainer.infer.scores import class_map
+from trainer.model.checkpoint_folders import ModelSource
+
+
+@dataclass
+class Prediction:
+    class_map: np.ndarray   # int32 [H, W], the model's class index; scores.NO_PREDICTION where the mode scored nothing
+    objects: list[dict]     # Supervisely objects: a bitmap per saved class predicted, then the mode's rectangles
+
+
+class InferenceSession:
+    """`predictor` scores crops (trainer.infer.predictor.Predictor: a checkpoint's model with the config's TTA, or any
+    model in tests); `cfg` is a resolved inference config."""
+
+    def __init__(self, predictor, cfg: dict):
+        self.predictor, self.cfg = predictor, cfg
+        self.mode = make_mode(cfg["mode"])
+        saved = cfg["mode"]["model_classes"]
+        self.classes = output_classes(predictor.classes.out_classes, saved["save_classes"], saved["add_suffix"])
+
+    @classmethod
+    def locate(cls, path, cfg: dict, what: str = "--model") -> ModelSource:
+        """The checkpoint of a run or checkpoint folder, at the config's output stride (no TensorFlow yet)."""
+        return ModelSource.locate(path, cfg["model"]["output_stride"], cfg["model"]["atrous_rates"], what=what)
+
+    @classmethod
+    def open(cls, source: ModelSource, cfg: dict) -> InferenceSession:
+        from trainer.infer.predictor import Predictor
+
+        return cls(Predictor.from_source(source, cfg["tta"]), cfg)
+
+    def output_meta(self, meta: ProjectMeta) -> dict:
+        """The input project's meta plus the model's classes and the mode's rectangle classes."""
+        return output_meta(meta.raw, list(self.classes.values()) + self.mode.classes(meta))
+
+    def predict_image(self, image: np.ndarray, objects: list[ObjectAnn] = ()) -> Prediction:
+        """RGB uint8 [H, W, 3] → class map and Supervisely objects; `objects` (the image's annotation) are what the
+        bboxes mode reads. An image the mode leaves nothing of is a DataError."""
+        plan = self.mode.plan(*image.shape[:2], list(objects))
+        predicted = class_map(self.predictor, image, plan.regions, self.cfg["batch_size"])
+        return Prediction(predicted, prediction_objects(predicted, self.classes) + plan.objects)
