@@ -18,8 +18,7 @@ def test_preset_model_builds_and_keeps_input_size(preset):
 
 
 def test_architecture_follows_the_config():
-    base = {"backbone": "mobilenet_v2", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [],
-            "decoder": False, "batchnorm_momentum": 0.997}
+    base = resolve_train_config(None, "mobilenetv2_deeplabv3", [])["model"]   # tf_models, ×1.0, no rates nor decoder
     small = build_model({**base, "depth_multiplier": 0.5}, 3).count_params()
     full = build_model(base, 3).count_params()
     plus = build_model({**base, "decoder": True}, 3).count_params()

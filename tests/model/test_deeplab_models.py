@@ -7,7 +7,8 @@ import tf_keras
 
 from trainer.model.cost import default_classes
 from trainer.config.resolve import resolve_train_config
-from trainer.model.backbones import mobilenet_v2, xception_65
+from trainer.model.backbones.mobilenet_v2 import mobilenet_v2
+from trainer.model.backbones.xception65 import xception_65
 from trainer.model.builder import build_model, classifier_variables
 from trainer.model.cost import multiply_adds
 from trainer.model.deeplab_head import deeplab_network
@@ -29,8 +30,7 @@ def test_multiply_adds_match_the_model_zoo(preset, output_stride, height, width,
 def test_tf_models_official_mobilenet_v2_convention():
     """The reference measured tf-models-official's mnv2_deeplabv3 (2.56M params) at 2.79B with BatchNorm counted
     as a multiply and an add per element; fused at inference, as here, BatchNorm costs nothing."""
-    model = build_model({"backbone": "mobilenet_v2", "depth_multiplier": 1.0, "output_stride": 16,
-                         "atrous_rates": [], "decoder": False, "batchnorm_momentum": 0.997}, 21)
+    model = build_model(resolve_train_config(None, "mobilenetv2_deeplabv3", [])["model"], 21)
     assert model.count_params() == pytest.approx(2.56e6, rel=0.01)
     assert multiply_adds(model, 513, 513) == pytest.approx(2.79e9, rel=0.02)
 

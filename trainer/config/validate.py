@@ -12,6 +12,7 @@ from importlib import resources
 from jsonschema import Draft202012Validator, validators
 
 from trainer.errors import ConfigError
+from trainer.model.backbones import names_by_implementation, names_with_option
 
 # JSON Schema counts 2.0 as an integer; we do not, because `epochs: 2.0` would pass here and crash in range() later.
 _Validator = validators.extend(
@@ -139,10 +140,6 @@ def _raise_if_any(problems: list[tuple[list, str]], where: str) -> None:
         raise ConfigError(*(f"{where}: {format_path(path)}: {msg}" for path, msg in sorted(problems, key=_path_order)))
 
 
-# model.implementation → the backbones it builds (trainer.model.builder / trainer.model.backbones).
-_BACKBONES_BY_IMPLEMENTATION = {"tf_models": ("mobilenet_v2", "resnet_101"), "deeplab": ("mobilenet_v2", "xception_65")}
-
-
 def _train_cross_problems(config: dict) -> list[tuple[list, str]]:
     """Rules across keys; run only on a schema-valid, complete config so every value has its declared type."""
     problems = []
@@ -152,9 +149,10 @@ def _train_cross_problems(config: dict) -> list[tuple[list, str]]:
             (["special_classes", "neutral"], f"must differ from special_classes.background (both are {_dump(special['neutral'])})")
         )
     model = config["model"]
-    if model["backbone"] != "mobilenet_v2" and model["depth_multiplier"] != 1.0:
-        problems.append((["model", "depth_multiplier"], "only applies to backbone mobilenet_v2"))
-    backbones = _BACKBONES_BY_IMPLEMENTATION[model["implementation"]]
+    multiplied = names_with_option("depth_multiplier")
+    if model["backbone"] not in multiplied and model["depth_multiplier"] != 1.0:
+        problems.append((["model", "depth_multiplier"], f"only applies to backbone {', '.join(multiplied)}"))
+    backbones = names_by_implementation()[model["implementation"]]
     if model["backbone"] not in backbones:
         problems.append((["model", "implementation"], f"{_dump(model['implementation'])} has no backbone "
                          f"{_dump(model['backbone'])} (it has: {', '.join(backbones)})"))

@@ -3,12 +3,12 @@ import math
 
 import tensorflow as tf
 import tf_keras
-from official.vision.configs import backbones as backbone_cfg
 from official.vision.configs import common
 from official.vision.configs import decoders as decoder_cfg
 from official.vision.configs import semantic_segmentation as seg_cfg
 from official.vision.modeling import factory
 
+from trainer.model.backbones import backbone
 from trainer.model.deeplab_head import LOGITS as DEEPLAB_LOGITS
 from trainer.model.deeplab_head import NETWORK_PREFIX as DEEPLAB_NETWORK_PREFIX
 from trainer.model.deeplab_head import deeplab_network
@@ -18,25 +18,6 @@ _PIXEL_SCALE = 2.0 / 255.0
 
 # The DeepLabV3+ low-level feature comes from the stride-4 endpoint (level 2).
 _DECODER_LOW_LEVEL = 2
-
-
-def _backbone_config(model_cfg: dict) -> backbone_cfg.Backbone:
-    name = model_cfg["backbone"]
-    if name == "mobilenet_v2":
-        return backbone_cfg.Backbone(
-            type="mobilenet",
-            mobilenet=backbone_cfg.MobileNet(
-                model_id="MobileNetV2",
-                filter_size_scale=model_cfg["depth_multiplier"],
-                output_stride=model_cfg["output_stride"]))
-    if name == "resnet_101":
-        # tf-models-official's DeepLabV3+ PASCAL setting: v1 stem, multigrid (1, 2, 4).
-        return backbone_cfg.Backbone(
-            type="dilated_resnet",
-            dilated_resnet=backbone_cfg.DilatedResNet(
-                model_id=101, output_stride=model_cfg["output_stride"],
-                multigrid=[1, 2, 4], stem_type="v1"))
-    raise ValueError(f"unknown backbone {name!r}")  # the schema makes this unreachable for users
 
 
 # mixed_precision config value → Keras dtype policy.
@@ -50,12 +31,15 @@ def segmentation_config(model_cfg: dict, num_classes: int,
     Synchronised BatchNorm is only worth its cost (no fused kernel) with several replicas, where it keeps
     the statistics those of the whole batch, as on one device.
     """
+    entry = backbone(model_cfg)
+    if entry.implementation != "tf_models":
+        raise ValueError(f"{entry.implementation} backbone {entry.name!r} is not built by tf-models-official")
     level = int(math.log2(model_cfg["output_stride"]))
     decoder = model_cfg["decoder"]
     return seg_cfg.SemanticSegmentationModel(
         num_classes=num_classes,
         input_size=[None, None, 3],
-        backbone=_backbone_config(model_cfg),
+        backbone=entry.builder()(model_cfg),
         # Global image pooling (pool_kernel_size None) works at any input size.
         decoder=decoder_cfg.Decoder(
             type="aspp",
@@ -73,7 +57,7 @@ def segmentation_config(model_cfg: dict, num_classes: int,
 
 def is_research_deeplab(model_cfg: dict) -> bool:
     """`model.implementation` "deeplab": research/deeplab's exact backbone and head (trainer.model.deeplab_head)."""
-    return model_cfg.get("implementation", "tf_models") == "deeplab"  # hand-written test configs may omit it
+    return backbone(model_cfg).implementation == "deeplab"
 
 
 class DeepLab(tf_keras.Model):

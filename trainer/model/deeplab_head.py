@@ -5,7 +5,7 @@ pointwise convs of separable branches, concatenation [image_pooling, aspp0, aspp
 """
 import tf_keras
 
-from trainer.model.backbones import BACKBONES
+from trainer.model.backbones import backbone
 from trainer.model.deeplab_layers import Norm, ResizeAlignCorners, conv_bn, keras_name, split_separable
 
 DEPTH = 256
@@ -48,8 +48,8 @@ def deeplab_network(model_cfg: dict, num_classes: int, sync_batchnorm: bool = Fa
     """Normalised images (-1..1) → {"logits": [B, h, w, num_classes]} at the output (or decoder) stride."""
     images = tf_keras.Input([None, None, 3], name="images")
     norm = Norm(model_cfg["batchnorm_momentum"], sync_batchnorm)
-    endpoints = BACKBONES[model_cfg["backbone"]](images, model_cfg["output_stride"], model_cfg["depth_multiplier"],
-                                                 norm)
+    endpoints = backbone(model_cfg).builder()(images, model_cfg["output_stride"], model_cfg["depth_multiplier"],
+                                              norm)
     norm = norm.with_epsilon(BN_EPSILON)
     x = aspp(endpoints["features"], model_cfg["atrous_rates"], norm)
     if model_cfg["decoder"]:
