@@ -10,13 +10,13 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from trainer.cli.describe import describe
 from trainer.config.resolve import resolve_train_config
 from trainer.config.validate import load_schema
 from trainer.model.backbones import BACKBONES, backbone, implementations, names, names_by_implementation
 from trainer.model.builder import build_model, classifier_variables, is_research_deeplab
 from trainer.model.checkpoint_folders import WEIGHTS_PREFIX
 from trainer.model.checkpoints import restore_model
+from trainer.model.cost import describe
 from trainer.model.deeplab_layers import tf1_scope
 from trainer.model.stride import at_output_stride
 from trainer.train.optim import make_optimizer

@@ -5,12 +5,11 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from trainer.model.cost import default_classes
 from trainer.config.resolve import resolve_train_config
 from trainer.model.backbones.mobilenet_v2 import mobilenet_v2
 from trainer.model.backbones.xception65 import xception_65
 from trainer.model.builder import build_model, classifier_variables
-from trainer.model.cost import multiply_adds
+from trainer.model.cost import default_classes, multiply_adds
 from trainer.model.deeplab_head import deeplab_network
 from trainer.model.deeplab_layers import keras_name, tf1_scope
 

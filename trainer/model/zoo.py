@@ -5,6 +5,7 @@ from pathlib import Path
 
 from trainer.data.classes import ClassMapping, ordered_mapping, voc_color
 from trainer.errors import UserError
+from trainer.model.backbones import backbone
 from trainer.model.checkpoint_info import CheckpointInfo
 
 # Datasets whose class lists ship in trainer/data/zoo_classes; index 0 of VOC ("background") and ADE20K ("other",
@@ -42,12 +43,11 @@ def zoo_classes(cfg: dict, titles: list[str]) -> ClassMapping:
 
 def tf1_prefix(cfg: dict, checkpoint: Path, preset: str) -> str:
     """The TF1 checkpoint to convert, refused unless the preset's architecture is research/deeplab's."""
-    from trainer.model.builder import is_research_deeplab
-    from trainer.model.tf1_import import find_tf1_checkpoint
-
-    if not is_research_deeplab(cfg["model"]):
+    if backbone(cfg["model"]).tf1_scope is None:
         raise UserError(f'--preset {preset}: model.implementation is not "deeplab": '
                         "only research/deeplab's architectures take its checkpoints")
+    from trainer.model.tf1_import import find_tf1_checkpoint
+
     prefix = find_tf1_checkpoint(checkpoint)
     if prefix is None:
         raise UserError(f"CHECKPOINT {checkpoint}: no TF1 checkpoint there (a model.ckpt… prefix with its "
