@@ -47,13 +47,8 @@ def _main(argv: list[str] | None) -> None:
     tag = (args.tag or source.info.settings["dataset_tags"]["val"]) if args.evaluate else None
 
     # TensorFlow loads only once the inputs are known to be good.
-    from trainer.devices import use_gpus
     from trainer.infer.run import Options, infer_project
 
-    say(use_gpus([cfg["model"]["gpu_device"]], "model.gpu_device"))
-    say(f"model: {source.checkpoint}")
-    if source.change():
-        say(source.change())
     session = InferenceSession.open(source, cfg)
     problems = infer_project(session, project, output, Options(args.save_masks, tag, args.resume))
     say(f"output: {output}")

@@ -12,6 +12,7 @@ from trainer.infer.annotation import output_classes, output_meta, prediction_obj
 from trainer.infer.modes import make_mode
 from trainer.infer.scores import class_map
 from trainer.model.checkpoint_folders import ModelSource
+from trainer.progress import say
 
 
 @dataclass
@@ -37,8 +38,14 @@ class InferenceSession:
 
     @classmethod
     def open(cls, source: ModelSource, cfg: dict) -> InferenceSession:
+        """The model on the config's device, saying where it runs and how."""
+        from trainer.devices import use_gpus
         from trainer.infer.predictor import Predictor
 
+        say(use_gpus([cfg["model"]["gpu_device"]], "model.gpu_device"))
+        say(f"model: {source.checkpoint}")
+        if source.change():
+            say(source.change())
         return cls(Predictor.from_source(source, cfg["tta"]), cfg)
 
     def output_meta(self, meta: ProjectMeta) -> dict:
