@@ -35,8 +35,8 @@ def test_help_lists_every_command():
 
 
 @pytest.mark.parametrize("args,message", [
-    ([], "error: deeplab-trainer: a command is required (one of: train, infer, describe, convert-zoo)"),
-    (["fit"], "error: deeplab-trainer: unknown command 'fit' (one of: train, infer, describe, convert-zoo)"),
+    ([], "error: deeplab-trainer: a command is required (one of: train, infer, describe, convert-zoo, export)"),
+    (["fit"], "error: deeplab-trainer: unknown command 'fit' (one of: train, infer, describe, convert-zoo, export)"),
     (["train", "--check", "--project", "/nonexistent/project"], "error: /nonexistent/project: project folder not found"),
 ])
 def test_user_errors_exit_2_with_one_line(args, message):

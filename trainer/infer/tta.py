@@ -8,7 +8,7 @@ def scaled_sizes(height: int, width: int, scales: list[float]) -> list[tuple[int
     return [(max(1, round(height * s)), max(1, round(width * s))) for s in scales]
 
 
-def average_scores(model, batches: tuple[tf.Tensor, ...], size: tf.Tensor, flip: bool) -> tf.Tensor:
+def average_scores(model, batches: list[tf.Tensor], size: tf.Tensor, flip: bool) -> tf.Tensor:
     """Mean softmax over every (scale, flip) view, each resized back to `size` before averaging.
 
     `batches` holds the same crops resized to each scale. A flipped view's scores are flipped back, so every

@@ -30,6 +30,17 @@ def start_run(run_dir: Path, cfg: dict, project: Path) -> None:
     write_json(run_dir / RUN_FILE, {"project": str(project.resolve())})
 
 
+def recorded_project(checkpoint: Path) -> Path | None:
+    """The project a checkpoint's run trained on, where the checkpoint sits in a run folder that records it."""
+    run_file = checkpoint.parent.parent / RUN_FILE
+    if checkpoint.parent.name != "checkpoints" or not run_file.is_file():
+        return None
+    try:
+        return Path(json.loads(run_file.read_text(encoding="utf-8"))["project"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def read_run(run_dir: Path) -> tuple[dict, Path]:
     """The run's resolved config and project, refused if RUN is not a run folder this tool wrote."""
     try:

@@ -1,0 +1,186 @@
+"""`python -m trainer.export`: every format of a small trained model, each loaded and run in a fresh process and
+compared with the checkpoint it came from; bad input exits 2 with one line and writes nothing."""
+import hashlib
+import json
+import subprocess
+import sys
+import textwrap
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import REPO
+from trainer.data.demo import write_synthetic_project
+from trainer.data.images import read_image
+from trainer.data.supervisely import read_project
+
+QUANTIZE = ["float32", "float16", "int8", "uint8"]
+
+
+def export(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "trainer.export", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=900)
+
+
+@pytest.fixture(scope="module")
+def exported(trained_run, tmp_path_factory):
+    """Every format and type; int8 / uint8 calibrated on the run's own (recorded) training project."""
+    out = tmp_path_factory.mktemp("export") / "out"
+    result = export(str(trained_run), "--output", str(out), "--quantize", ",".join(QUANTIZE),
+                    "--calibration-images", "6")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"output: {out}" in result.stdout and "calibrating on 6 image(s)" in result.stdout
+    return out
+
+
+# Runs every exported file in a fresh interpreter that has never seen the checkpoint.
+_RUN_EXPORTS = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    import numpy as np
+    import tensorflow as tf
+    from trainer.export.tflite import run_tflite
+
+    out, images, pngs = Path(sys.argv[1]), np.load(sys.argv[2]), [Path(p).read_bytes() for p in sys.argv[3:]]
+    results = {}
+    served = tf.saved_model.load(str(out / "saved_model"))
+    outputs = served.signatures["serving_default"](images=tf.constant(images))
+    results["saved_model_labels"] = outputs["labels"].numpy()
+    results["saved_model_probabilities"] = outputs["probabilities"].numpy()
+    decoded = served.signatures["image_bytes"](image_bytes=tf.constant(pngs))
+    results["bytes_labels"], results["bytes_sizes"] = decoded["labels"].numpy(), decoded["image_size"].numpy()
+    graph_def = tf.compat.v1.GraphDef()
+    graph_def.ParseFromString((out / "frozen_inference_graph.pb").read_bytes())
+    with tf.Graph().as_default() as graph:
+        tf.compat.v1.import_graph_def(graph_def, name="")
+        with tf.compat.v1.Session(graph=graph) as session:
+            results["frozen"] = np.stack([session.run("SemanticPredictions:0", {"ImageTensor:0": image[None]})[0]
+                                          for image in images])
+    for quantize in ("float32", "float16", "int8", "uint8"):
+        results[quantize] = run_tflite(out / f"model_{quantize}.tflite", images.astype(np.float32))
+    np.savez(out.parent / "results.npz", **results)
+""")
+
+
+@pytest.fixture(scope="module")
+def results(exported, tiny_project, tmp_path_factory):
+    """Outputs of every exported file on the project's images (64×64, the input size), and the checkpoint's own."""
+    from trainer.infer.predictor import Predictor
+    from trainer.model.checkpoint_folders import ModelSource
+    from trainer.model.checkpoints import load_checkpoint_model
+
+    images = np.stack([read_image(s.image_path) for s in read_project(tiny_project).samples])
+    work = tmp_path_factory.mktemp("inputs")
+    np.save(work / "images.npy", images)
+    pngs = []
+    for i, size in enumerate([(64, 64), (40, 56)]):   # two sizes in one batch: outputs padded to the largest
+        path = work / f"{i}.png"
+        cv2.imwrite(str(path), cv2.cvtColor(cv2.resize(images[i], size[::-1]), cv2.COLOR_RGB2BGR))
+        pngs.append(str(path))
+    child = subprocess.run([sys.executable, "-c", _RUN_EXPORTS, str(exported), str(work / "images.npy"), *pngs],
+                           cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert child.returncode == 0, child.stderr[-3000:]
+    source = ModelSource.locate(json.loads((exported / "export.json").read_text())["checkpoint"])
+    predictor = Predictor.from_source(source, {"scales": [1.0], "flip": False})
+    reference = {"scores": predictor.scores(images), "logits": load_checkpoint_model(source)(images).numpy(),
+                 "bytes": [predictor.scores(read_image(p)[None])[0].argmax(-1) for p in pngs]}
+    return dict(np.load(exported.parent / "results.npz")), reference
+
+
+def test_saved_model_gives_infer_py_labels_and_probabilities(results):
+    outputs, reference = results
+    np.testing.assert_array_equal(outputs["saved_model_labels"], reference["scores"].argmax(-1))
+    np.testing.assert_allclose(outputs["saved_model_probabilities"], reference["scores"], atol=1e-6)
+
+
+def test_image_bytes_signature_decodes_each_image_at_its_size(results):
+    outputs, reference = results
+    np.testing.assert_array_equal(outputs["bytes_sizes"], [[64, 64], [40, 56]])
+    for labels, (height, width), expected in zip(outputs["bytes_labels"], outputs["bytes_sizes"], reference["bytes"]):
+        np.testing.assert_array_equal(labels[:height, :width], expected)
+        assert (labels[height:] == -1).all() and (labels[:, width:] == -1).all()
+
+
+def test_frozen_graph_runs_under_tf1_by_research_deeplabs_names(results):
+    outputs, reference = results
+    assert outputs["frozen"].dtype == np.int64
+    np.testing.assert_array_equal(outputs["frozen"], reference["scores"].argmax(-1))
+
+
+@pytest.mark.parametrize("quantize, agreement, logit_error", [
+    ("float32", 1.0, 1e-4), ("float16", 0.999, 1e-2), ("int8", 0.97, None), ("uint8", 0.97, None)])
+def test_tflite_files_reproduce_the_logits(results, quantize, agreement, logit_error):
+    outputs, reference = results
+    logits = reference["logits"]
+    assert outputs[quantize].shape == logits.shape
+    assert (outputs[quantize].argmax(-1) == logits.argmax(-1)).mean() >= agreement
+    if logit_error is not None:
+        assert np.abs(outputs[quantize] - logits).max() <= logit_error * np.abs(logits).max()
+
+
+def test_metadata_states_the_contract_and_the_digests(exported, trained_run):
+    info = json.loads((exported / "export.json").read_text())
+    assert [c["title"] for c in info["classes"]][0] == info["background"] == "bg" and info["neutral"] == "neutral"
+    assert info["input_size"] == {"height": 64, "width": 64} and info["output_stride"] == 16
+    assert info["versions"]["tensorflow"] and info["training_settings"]["input_size"] == info["input_size"]
+    files = info["files"]
+    assert sorted(files) == sorted(["saved_model", "frozen_inference_graph.pb",
+                                    *(f"model_{q}.tflite" for q in QUANTIZE)])
+    for name, entry in files.items():
+        if entry["format"] == "tflite":
+            assert hashlib.sha256((exported / name).read_bytes()).hexdigest() == entry["sha256"]
+            assert entry["input"]["shape"] == [1, 64, 64, 3]
+            assert entry["output"]["shape"] == [1, 64, 64, len(info["classes"])]
+    assert files["model_uint8.tflite"]["input"]["dtype"] == files["model_uint8.tflite"]["output"]["dtype"] == "uint8"
+    assert files["model_int8.tflite"]["input"]["dtype"] == "float32"
+    assert files["model_int8.tflite"]["input"]["quantization"] is None
+    saved = files["saved_model"]["sha256"]
+    assert saved["saved_model.pb"] == hashlib.sha256((exported / "saved_model" / "saved_model.pb").read_bytes()).hexdigest()
+
+
+def test_saved_model_cli_lists_both_signatures(exported):
+    result = subprocess.run([sys.executable, "-c", "from tensorflow.python.tools.saved_model_cli import main; main()",
+                             "show", "--dir", str(exported / "saved_model"), "--all"], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "signature_def['serving_default']" in result.stdout and "signature_def['image_bytes']" in result.stdout
+    assert "labels" in result.stdout and "probabilities" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def unusable_calibration(tmp_path_factory):
+    """A project without the train split, and one whose train images are unreadable."""
+    root = tmp_path_factory.mktemp("calibration")
+    no_train = write_synthetic_project(root / "no-train", train=0, val=2, size=(32, 32))
+    broken = write_synthetic_project(root / "broken", train=2, val=1, size=(32, 32))
+    for image in broken.glob("*/img/*"):
+        image.write_bytes(b"not an image")
+    return no_train, broken
+
+
+@pytest.mark.parametrize("case", ["not a model", "unknown format", "unknown type", "no train split",
+                                  "no readable image", "existing output", "tta into tflite", "quantize without tflite"])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, trained_run, unusable_calibration, tmp_path):
+    no_train, broken = unusable_calibration
+    out = tmp_path / "out"
+    args, message = {
+        "not a model": ([str(tmp_path), "--output", str(out)], f"error: MODEL {tmp_path}: not a checkpoint folder"),
+        "unknown format": ([str(trained_run), "--output", str(out), "--formats", "onnx"],
+                           "error: --formats: 'onnx' is not one of saved_model, frozen_graph, tflite"),
+        "unknown type": ([str(trained_run), "--output", str(out), "--quantize", "int4"],
+                         "error: --quantize: 'int4' is not one of float32, float16, int8, uint8"),
+        "no train split": ([str(trained_run), "--output", str(out), "--quantize", "int8", "--calibration", str(no_train)],
+                           f'error: --calibration {no_train}: no image tagged "train"'),
+        "no readable image": ([str(trained_run), "--output", str(out), "--formats", "tflite", "--quantize", "uint8",
+                               "--calibration", str(broken)], f'error: --calibration {broken}: none of the 2 "train"'),
+        "existing output": ([str(trained_run), "--output", str(trained_run)], f"error: --output {trained_run} already"),
+        "tta into tflite": ([str(trained_run), "--output", str(out), "--set", "tta.flip=true"],
+                            "error: --config: tta"),
+        "quantize without tflite": ([str(trained_run), "--output", str(out), "--formats", "saved_model",
+                                     "--quantize", "int8"], "error: --quantize: only applies to TFLite files"),
+    }[case]
+    result = export(*args)
+    assert result.returncode == 2 and result.stderr.startswith(message), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not out.exists() and not list(tmp_path.glob(".out*"))

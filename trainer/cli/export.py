@@ -1,0 +1,79 @@
+"""`python -m trainer.export` / `deeplab-trainer export`: a trained model as SavedModel, frozen graph and TFLite."""
+from pathlib import Path
+
+from trainer.cli.common import ArgumentParser, add_set_argument, run_cli
+from trainer.config.resolve import resolve_infer_config
+from trainer.errors import UserError
+from trainer.infer.session import InferenceSession
+from trainer.io import require_empty_output
+from trainer.progress import say
+
+FORMATS = ("saved_model", "frozen_graph", "tflite")
+QUANTIZE = ("float32", "float16", "int8", "uint8")
+CALIBRATED = ("int8", "uint8")
+
+
+def _choices(value: str, known: tuple[str, ...], flag: str) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
+    unknown = [v for v in chosen if v not in known]
+    if unknown or not chosen:
+        raise UserError(f"{flag}: {', '.join(map(repr, unknown)) or 'nothing'} is not one of {', '.join(known)} "
+                        "(a comma-separated list)")
+    return chosen
+
+
+def _main(argv: list[str] | None) -> None:
+    p = ArgumentParser(prog="python -m trainer.export",
+                       description="Export a trained model: SavedModel, frozen TF1 graph, TFLite files, export.json.")
+    p.add_argument("model", metavar="MODEL", help="a run folder (its best checkpoint) or a checkpoint folder")
+    p.add_argument("--output", metavar="DIR", required=True, help="the folder to write (new or empty)")
+    p.add_argument("--config", metavar="FILE", help="inference config: its model.output_stride / atrous_rates and "
+                                                    "tta are built into the SavedModel and the frozen graph")
+    p.add_argument("--formats", default=",".join(FORMATS), metavar="LIST",
+                   help=f"comma-separated, of {', '.join(FORMATS)} (default: all)")
+    p.add_argument("--quantize", metavar="LIST", help=f"TFLite types, comma-separated, of {', '.join(QUANTIZE)} "
+                                                      "(default: float32)")
+    p.add_argument("--calibration", metavar="PROJECT", help="int8 / uint8: the project whose train split calibrates "
+                                                            "(default: the model's training project, if still there)")
+    p.add_argument("--calibration-images", type=int, default=100, metavar="N",
+                   help="int8 / uint8: how many train images calibrate (default 100)")
+    add_set_argument(p)
+    args = p.parse_args(argv)
+
+    formats = _choices(args.formats, FORMATS, "--formats")
+    if args.quantize is not None and "tflite" not in formats:
+        raise UserError("--quantize: only applies to TFLite files, and --formats has no tflite")
+    quantize = _choices(args.quantize or "float32", QUANTIZE, "--quantize")
+    if args.calibration_images < 1:
+        raise UserError(f"--calibration-images: {args.calibration_images} is less than 1")
+    cfg = resolve_infer_config(args.config, args.overrides)
+    if "tflite" in formats and (cfg["tta"]["scales"] != [1.0] or cfg["tta"]["flip"]):
+        raise UserError(f"--config: tta {cfg['tta']} cannot go into a TFLite file (one fixed input size, one view): "
+                        "drop tflite from --formats or export with a config without tta")
+    source = InferenceSession.locate(Path(args.model), cfg, what="MODEL")
+    calibration = None
+    if "tflite" in formats and set(quantize) & set(CALIBRATED):
+        from trainer.train.resume import recorded_project
+
+        calibration = Path(args.calibration) if args.calibration else recorded_project(source.checkpoint)
+        if calibration is None or not calibration.is_dir():
+            raise UserError(f"--calibration: needed for {' and '.join(q for q in quantize if q in CALIBRATED)}: "
+                            "the model's training project is not at its recorded place"
+                            + (f" ({calibration})" if calibration else ""))
+    output = Path(args.output)
+    require_empty_output(output, "--output")
+
+    # TensorFlow loads only once the inputs are known to be good.
+    from trainer.export.run import ExportRequest, calibration_images, export_model
+
+    images = calibration_images(calibration, source, args.calibration_images) if calibration else None
+    if images is not None:
+        say(f"calibrating on {len(images)} image(s) of {calibration}")
+    info = export_model(source, cfg, output, ExportRequest(formats, quantize if "tflite" in formats else (), images))
+    for name, entry in info["files"].items():
+        say(f"  {name}  {entry['bytes'] / 2 ** 20:.2f} MiB")
+    say(f"output: {output}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(_main, argv)

@@ -1,0 +1,69 @@
+"""The SavedModel and the frozen graph: both run the inference session's full_image step (trainer.infer.predictor:
+resize to the training input size and each TTA scale, softmax, resize back), so their labels are infer.py's."""
+from pathlib import Path
+
+import tensorflow as tf
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+from trainer.infer.predictor import Predictor
+
+# research/deeplab's export contract, which the model zoo's frozen graphs and the tools reading them expect.
+FROZEN_INPUT, FROZEN_OUTPUT = "ImageTensor", "SemanticPredictions"
+NO_PIXEL = -1   # image_bytes: label of the padding when a batch holds images of different sizes
+
+
+class Serving(tf.Module):
+    """The SavedModel's signatures over one predictor."""
+
+    def __init__(self, predictor: Predictor):
+        super().__init__()
+        self.predictor = predictor
+        self.model = predictor.model   # tracked: its variables are saved
+
+    def _outputs(self, images: tf.Tensor) -> dict:
+        probabilities = self.predictor.scores_graph(images)
+        return {"labels": tf.argmax(probabilities, axis=-1, output_type=tf.int32), "probabilities": probabilities}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
+    def images(self, images):
+        """uint8 RGB [B, H, W, 3] → labels int32 [B, H, W], probabilities float32 [B, H, W, C]."""
+        return self._outputs(images)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def image_bytes(self, image_bytes):
+        """JPEG / PNG / BMP / GIF bytes [B] → the same outputs at each image's size, in a batch padded to the largest
+        (labels NO_PIXEL, probabilities 0 in the padding), and `image_size` int32 [B, 2] (height, width)."""
+        def decode(data):
+            return tf.io.decode_image(data, channels=3, expand_animations=False)
+
+        sizes = tf.map_fn(lambda data: tf.shape(decode(data))[:2], image_bytes, fn_output_signature=tf.int32)
+        height, width = tf.reduce_max(sizes[:, 0]), tf.reduce_max(sizes[:, 1])
+        classes = len(self.predictor.classes.out_classes)
+
+        def one(data):
+            outputs = self._outputs(decode(data)[tf.newaxis])
+            size = tf.shape(outputs["labels"])[1:3]
+            pad = [[0, 0], [0, height - size[0]], [0, width - size[1]]]
+            return (tf.pad(outputs["labels"], pad, constant_values=NO_PIXEL)[0],
+                    tf.pad(outputs["probabilities"], [*pad, [0, 0]])[0])
+
+        labels, probabilities = tf.map_fn(one, image_bytes, fn_output_signature=(
+            tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None, classes], tf.float32)))
+        return {"labels": labels, "probabilities": probabilities, "image_size": sizes}
+
+
+def write_saved_model(predictor: Predictor, folder: Path) -> None:
+    module = Serving(predictor)
+    tf.saved_model.save(module, str(folder), signatures={"serving_default": module.images,
+                                                         "image_bytes": module.image_bytes})
+
+
+def write_frozen_graph(predictor: Predictor, path: Path) -> None:
+    """A TF1 GraphDef with every weight a constant: `ImageTensor` uint8 [1, H, W, 3] → `SemanticPredictions` int64
+    [1, H, W] labels (int64, as research/deeplab's argmax gives them)."""
+    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8, name=FROZEN_INPUT)])
+    def labels(images):
+        return tf.identity(tf.argmax(predictor.scores_graph(images), axis=-1), name=FROZEN_OUTPUT)
+
+    frozen = convert_variables_to_constants_v2(labels.get_concrete_function())
+    path.write_bytes(frozen.graph.as_graph_def().SerializeToString())

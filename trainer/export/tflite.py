@@ -1,0 +1,112 @@
+"""TFLite files: the network at the training input size, batch 1, RGB 0..255 in, logits [1, H, W, C] out (the
+normalisation is inside). Each conversion runs in a child process: TF 2.20's TFLiteConverter.convert() leaks about
+22 MB a call (tensorflow#122598). Files are read with ai-edge-litert: TF 2.20's bundled interpreter (its default
+XNNPACK delegate) computed a stride-4 convolution wrongly on this machine."""
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+# Quantisation → (full integer kernels, integer input and output). float16 stores weights as float16.
+QUANTIZATIONS = {"float32": (False, False), "float16": (False, False), "int8": (True, False), "uint8": (True, True)}
+
+
+def write_tflite(checkpoint: Path, model_cfg: dict, quantize: str, path: Path,
+                 calibration: np.ndarray | None = None) -> None:
+    """Convert in a child process; `calibration`: float32 RGB images [N, H, W, 3] at the input size (int8, uint8)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        images = None
+        if calibration is not None:
+            images = str(Path(tmp) / "calibration.npy")
+            np.save(images, calibration)
+        job = {"checkpoint": str(checkpoint), "model": model_cfg, "quantize": quantize, "output": str(path),
+               "calibration": images}
+        result = subprocess.run([sys.executable, "-m", "trainer.export.tflite", json.dumps(job)], capture_output=True,
+                                text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"TFLite conversion ({quantize}) failed:\n{result.stderr[-4000:]}")
+
+
+def io_contract(path: Path) -> dict:
+    """The file's input and output as LiteRT reads them: name, shape, dtype, quantisation (scale, zero point)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+
+    def describe(detail: dict) -> dict:
+        scale, zero_point = detail["quantization"]
+        return {"name": detail["name"], "shape": [int(v) for v in detail["shape"]],
+                "dtype": np.dtype(detail["dtype"]).name,
+                "quantization": {"scale": float(scale), "zero_point": int(zero_point)} if scale else None}
+
+    [image], [logits] = interpreter.get_input_details(), interpreter.get_output_details()
+    return {"input": {**describe(image), "values": "RGB 0..255 (normalised inside the model)"},
+            "output": {**describe(logits), "values": "logits at the input size"}}
+
+
+def run_tflite(path: Path, images: np.ndarray, threads: int = 2) -> np.ndarray:
+    """float32 logits [N, H, W, C] of RGB 0..255 images [N, H, W, 3] at the file's input size (quantised I/O is
+    quantised and dequantised here)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path), num_threads=threads)
+    interpreter.allocate_tensors()
+    [image], [logits] = interpreter.get_input_details(), interpreter.get_output_details()
+    out = []
+    for pixels in images:
+        interpreter.set_tensor(image["index"], _quantized(pixels[np.newaxis], image))
+        interpreter.invoke()
+        out.append(_dequantized(interpreter.get_tensor(logits["index"]), logits)[0])
+    return np.stack(out)
+
+
+def _quantized(values: np.ndarray, detail: dict) -> np.ndarray:
+    scale, zero_point = detail["quantization"]
+    if not scale:
+        return values.astype(detail["dtype"])
+    info = np.iinfo(detail["dtype"])
+    return np.clip(np.rint(values / scale + zero_point), info.min, info.max).astype(detail["dtype"])
+
+
+def _dequantized(values: np.ndarray, detail: dict) -> np.ndarray:
+    scale, zero_point = detail["quantization"]
+    return (values.astype(np.float32) - zero_point) * scale if scale else values.astype(np.float32)
+
+
+def _convert(job: dict) -> None:
+    """The child process: build the network from the checkpoint, convert, write the file."""
+    import tensorflow as tf
+
+    from trainer.model.checkpoint_folders import ModelSource
+    from trainer.model.checkpoint_info import CheckpointInfo
+    from trainer.model.checkpoints import load_checkpoint_model
+
+    checkpoint = Path(job["checkpoint"])
+    source = ModelSource(checkpoint, CheckpointInfo.read(checkpoint), job["model"])
+    model = load_checkpoint_model(source)
+    height, width = source.info.input_size
+
+    @tf.function(input_signature=[tf.TensorSpec([1, height, width, 3], tf.float32, name="image")])
+    def logits(image):
+        return {"logits": model(image, training=False)}
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([logits.get_concrete_function()], model)
+    full_integer, integer_io = QUANTIZATIONS[job["quantize"]]
+    if job["quantize"] != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if job["quantize"] == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if full_integer:
+        images = np.load(job["calibration"])
+        converter.representative_dataset = lambda: ([image[np.newaxis]] for image in images)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if integer_io:
+        converter.inference_input_type = converter.inference_output_type = tf.uint8
+    Path(job["output"]).write_bytes(converter.convert())
+
+
+if __name__ == "__main__":   # `python -m trainer.export.tflite`: `import trainer` has set TF_USE_LEGACY_KERAS
+    _convert(json.loads(sys.argv[1]))
