@@ -1,5 +1,6 @@
 """`python -m trainer.export`: every format of a small trained model, each loaded and run in a fresh process and
-compared with the checkpoint it came from; bad input exits 2 with one line and writes nothing."""
+compared with the checkpoint it came from (marked slow: .ci/run runs them); bad input exits 2 with one line and
+writes nothing."""
 import hashlib
 import json
 import subprocess
@@ -10,12 +11,14 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, run_script
 from trainer.data.demo import write_synthetic_project
 from trainer.data.images import read_image
 from trainer.data.supervisely import read_project
 
 QUANTIZE = ["float32", "float16", "int8", "uint8"]
+# Tests on the one export of every format and type (about 4 minutes with its report and infer.py runs).
+needs_export = pytest.mark.slow
 
 
 def export(*args: str) -> subprocess.CompletedProcess:
@@ -31,6 +34,7 @@ def exported(trained_run, tmp_path_factory):
                     "--calibration-images", "6")
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"output: {out}" in result.stdout and "calibrating on 6 image(s)" in result.stdout
+    assert 'export report over 3 image(s) tagged "val"' in result.stdout
     return out
 
 
@@ -88,12 +92,14 @@ def results(exported, tiny_project, tmp_path_factory):
     return dict(np.load(exported.parent / "results.npz")), reference
 
 
+@needs_export
 def test_saved_model_gives_infer_py_labels_and_probabilities(results):
     outputs, reference = results
     np.testing.assert_array_equal(outputs["saved_model_labels"], reference["scores"].argmax(-1))
     np.testing.assert_allclose(outputs["saved_model_probabilities"], reference["scores"], atol=1e-6)
 
 
+@needs_export
 def test_image_bytes_signature_decodes_each_image_at_its_size(results):
     outputs, reference = results
     np.testing.assert_array_equal(outputs["bytes_sizes"], [[64, 64], [40, 56]])
@@ -102,12 +108,14 @@ def test_image_bytes_signature_decodes_each_image_at_its_size(results):
         assert (labels[height:] == -1).all() and (labels[:, width:] == -1).all()
 
 
+@needs_export
 def test_frozen_graph_runs_under_tf1_by_research_deeplabs_names(results):
     outputs, reference = results
     assert outputs["frozen"].dtype == np.int64
     np.testing.assert_array_equal(outputs["frozen"], reference["scores"].argmax(-1))
 
 
+@needs_export
 @pytest.mark.parametrize("quantize, agreement, logit_error", [
     ("float32", 1.0, 1e-4), ("float16", 0.999, 1e-2), ("int8", 0.97, None), ("uint8", 0.97, None)])
 def test_tflite_files_reproduce_the_logits(results, quantize, agreement, logit_error):
@@ -119,6 +127,7 @@ def test_tflite_files_reproduce_the_logits(results, quantize, agreement, logit_e
         assert np.abs(outputs[quantize] - logits).max() <= logit_error * np.abs(logits).max()
 
 
+@needs_export
 def test_metadata_states_the_contract_and_the_digests(exported, trained_run):
     info = json.loads((exported / "export.json").read_text())
     assert [c["title"] for c in info["classes"]][0] == info["background"] == "bg" and info["neutral"] == "neutral"
@@ -139,6 +148,26 @@ def test_metadata_states_the_contract_and_the_digests(exported, trained_run):
     assert saved["saved_model.pb"] == hashlib.sha256((exported / "saved_model" / "saved_model.pb").read_bytes()).hexdigest()
 
 
+@needs_export
+def test_report_scores_every_file_beside_the_original(exported, checkpoint_inference):
+    report = json.loads((exported / "export_report.json").read_text())
+    assert (report["images"], report["tag"], report["accuracy"]) == (3, "val", True)
+    rows = {row["file"]: row for row in report["rows"]}
+    assert list(rows) == ["checkpoint", "saved_model", "frozen_inference_graph.pb",
+                          *(f"model_{q}.tflite" for q in QUANTIZE)]
+    evaluated = json.loads((checkpoint_inference / "metrics.json").read_text())   # infer.py --evaluate's figures
+    assert rows["checkpoint"]["mean_iou"] == pytest.approx(evaluated["mean_iou"], abs=1e-9)
+    for name in ("saved_model", "frozen_inference_graph.pb", "model_float32.tflite"):
+        assert rows[name]["agreement"] == 1.0 and rows[name]["mean_iou"] == pytest.approx(evaluated["mean_iou"])
+    assert rows["saved_model"]["max_probability_difference"] <= 1e-6
+    assert rows["frozen_inference_graph.pb"]["max_probability_difference"] is None   # labels only
+    assert rows["model_int8.tflite"]["max_probability_difference"] is None and rows["model_int8.tflite"]["agreement"] >= 0.97
+    for row in rows.values():
+        assert set(row["ms_per_image"]) == {"1", "2"} and all(ms > 0 for ms in row["ms_per_image"].values())
+        assert (row["bytes"] is None) == (row["file"] == "checkpoint")
+
+
+@needs_export
 def test_saved_model_cli_lists_both_signatures(exported):
     result = subprocess.run([sys.executable, "-c", "from tensorflow.python.tools.saved_model_cli import main; main()",
                              "show", "--dir", str(exported / "saved_model"), "--all"], capture_output=True, text=True,
@@ -184,3 +213,52 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, trained_run, u
     assert result.returncode == 2 and result.stderr.startswith(message), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not out.exists() and not list(tmp_path.glob(".out*"))
+
+
+def _annotations(output) -> dict:
+    return {path.relative_to(output).as_posix(): json.loads(path.read_text()) for path in output.glob("*/ann/*.json")}
+
+
+@pytest.fixture(scope="module")
+def checkpoint_inference(trained_run, tiny_project, tmp_path_factory):
+    out = tmp_path_factory.mktemp("infer") / "checkpoint"
+    result = run_script("infer.py", "--model", str(trained_run), "--project", str(tiny_project), "--output", str(out),
+                        "--evaluate")
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@needs_export
+def test_infer_py_runs_the_saved_model_as_the_checkpoint(exported, checkpoint_inference, tiny_project, tmp_path):
+    out = tmp_path / "saved_model"
+    result = run_script("infer.py", "--model", str(exported / "saved_model"), "--project", str(tiny_project),
+                        "--output", str(out), "--evaluate")
+    assert result.returncode == 0, result.stderr
+    assert f"model: {exported / 'saved_model'}" in result.stdout
+    assert _annotations(out) == _annotations(checkpoint_inference)
+    assert (out / "metrics.json").read_text() == (checkpoint_inference / "metrics.json").read_text()
+    assert (out / "meta.json").read_text() == (checkpoint_inference / "meta.json").read_text()
+
+
+@needs_export
+def test_infer_py_evaluates_a_tflite_file(exported, checkpoint_inference, tiny_project, tmp_path):
+    out = tmp_path / "tflite"
+    result = run_script("infer.py", "--model", str(exported / "model_float32.tflite"), "--project", str(tiny_project),
+                        "--output", str(out), "--evaluate", "--set", "mode.name=sliding_window",
+                        "--set", 'mode.window={"width": 48, "height": 48}')
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["images"] == 3 and 0 <= metrics["mean_iou"] <= 1
+    assert sorted(_annotations(out)) == sorted(_annotations(checkpoint_inference))
+
+
+@needs_export
+@pytest.mark.parametrize("model, sets, message", [
+    ("model_int8.tflite", ["tta.flip=true"], "error: tta: "),
+    ("saved_model", ["model.output_stride=8"], "error: model.output_stride: 8 differs from the 16 built into"),
+])
+def test_infer_py_refuses_what_an_export_cannot_change(exported, tiny_project, tmp_path, model, sets, message):
+    result = run_script("infer.py", "--model", str(exported / model), "--project", str(tiny_project),
+                        "--output", str(tmp_path / "out"), *(arg for s in sets for arg in ("--set", s)))
+    assert result.returncode == 2 and result.stderr.startswith(message), result.stderr
+    assert not (tmp_path / "out").exists()

@@ -1,12 +1,17 @@
 """`python -m trainer.export` / `deeplab-trainer export`: a trained model as SavedModel, frozen graph and TFLite."""
+import json
 from pathlib import Path
 
 from trainer.cli.common import ArgumentParser, add_set_argument, run_cli
 from trainer.config.resolve import resolve_infer_config
+from trainer.data.demo import demo_project
 from trainer.errors import UserError
+from trainer.export.report import CheckImages, check_project, table
 from trainer.infer.session import InferenceSession
 from trainer.io import require_empty_output
+from trainer.model.checkpoint_folders import ModelSource
 from trainer.progress import say
+from trainer.train.resume import recorded_project
 
 FORMATS = ("saved_model", "frozen_graph", "tflite")
 QUANTIZE = ("float32", "float16", "int8", "uint8")
@@ -20,6 +25,19 @@ def _choices(value: str, known: tuple[str, ...], flag: str) -> tuple[str, ...]:
         raise UserError(f"{flag}: {', '.join(map(repr, unknown)) or 'nothing'} is not one of {', '.join(known)} "
                         "(a comma-separated list)")
     return chosen
+
+
+def _check_images(args, source: ModelSource) -> CheckImages:
+    """What the report scores the files on: --check PROJECT (or the training project, if still there) with --tag (or
+    the validation tag); else demo images, for sizes and speeds only."""
+    project = Path(args.check) if args.check else recorded_project(source.checkpoint)
+    if args.check is None and (project is None or not project.is_dir()):
+        if args.tag is not None:
+            raise UserError("--tag: give --check PROJECT too (the model's training project is not reachable)")
+        return CheckImages(demo_project(), None)
+    tag = args.tag or source.info.settings["dataset_tags"]["val"]
+    check_project(project, tag, source.info.classes)
+    return CheckImages(project, tag)
 
 
 def _main(argv: list[str] | None) -> None:
@@ -37,6 +55,10 @@ def _main(argv: list[str] | None) -> None:
                                                             "(default: the model's training project, if still there)")
     p.add_argument("--calibration-images", type=int, default=100, metavar="N",
                    help="int8 / uint8: how many train images calibrate (default 100)")
+    p.add_argument("--check", metavar="PROJECT", help="the project whose images the report scores every file on "
+                                                      "(default: the model's training project, if still there)")
+    p.add_argument("--tag", metavar="TAG", help="(report) the image tag of the images to score (default: the model's "
+                                                "validation tag)")
     add_set_argument(p)
     args = p.parse_args(argv)
 
@@ -51,15 +73,16 @@ def _main(argv: list[str] | None) -> None:
         raise UserError(f"--config: tta {cfg['tta']} cannot go into a TFLite file (one fixed input size, one view): "
                         "drop tflite from --formats or export with a config without tta")
     source = InferenceSession.locate(Path(args.model), cfg, what="MODEL")
+    if not isinstance(source, ModelSource):
+        raise UserError(f"MODEL {args.model}: an exported model; export from its run or checkpoint folder")
     calibration = None
     if "tflite" in formats and set(quantize) & set(CALIBRATED):
-        from trainer.train.resume import recorded_project
-
         calibration = Path(args.calibration) if args.calibration else recorded_project(source.checkpoint)
         if calibration is None or not calibration.is_dir():
             raise UserError(f"--calibration: needed for {' and '.join(q for q in quantize if q in CALIBRATED)}: "
                             "the model's training project is not at its recorded place"
                             + (f" ({calibration})" if calibration else ""))
+    check = _check_images(args, source)
     output = Path(args.output)
     require_empty_output(output, "--output")
 
@@ -69,9 +92,9 @@ def _main(argv: list[str] | None) -> None:
     images = calibration_images(calibration, source, args.calibration_images) if calibration else None
     if images is not None:
         say(f"calibrating on {len(images)} image(s) of {calibration}")
-    info = export_model(source, cfg, output, ExportRequest(formats, quantize if "tflite" in formats else (), images))
-    for name, entry in info["files"].items():
-        say(f"  {name}  {entry['bytes'] / 2 ** 20:.2f} MiB")
+    export_model(source, cfg, output, ExportRequest(formats, quantize if "tflite" in formats else (), images, check))
+    for line in table(json.loads((output / "export_report.json").read_text())):
+        say(line)
     say(f"output: {output}")
 
 

@@ -12,17 +12,21 @@ from trainer.model.checkpoint_folders import newest_run
 from trainer.progress import say
 
 
-def _default_output(model_dir: Path) -> Path:
-    """Next to the run (a checkpoint folder inside a run counts as that run)."""
-    owner = model_dir.resolve().parent.parent if model_dir.resolve().parent.name == "checkpoints" else model_dir
+def _default_output(model: Path) -> Path:
+    """Next to the run (a checkpoint folder inside a run counts as that run), or next to the export folder of an
+    exported file."""
+    model = model.resolve()
+    if model.is_file():
+        return fresh_dir(model.parent.parent, f"{model.parent.name}-{model.stem}-inference")
+    owner = model.parent.parent if model.parent.name == "checkpoints" else model
     return fresh_dir(owner.parent, f"{owner.name}-inference")
 
 
 def _main(argv: list[str] | None) -> None:
     p = parser("infer.py", "Apply a trained DeepLab model to a Supervisely project.")
-    p.add_argument("--model", metavar="RUN_OR_CHECKPOINT_DIR",
-                   help="a run folder (its best checkpoint is used) or a checkpoint folder "
-                        "(default: the newest run under ./runs/)")
+    p.add_argument("--model", metavar="MODEL",
+                   help="a run folder (its best checkpoint is used), a checkpoint folder, or an exported SavedModel "
+                        "folder or .tflite file (default: the newest run under ./runs/)")
     p.add_argument("--evaluate", action="store_true",
                    help="compare the predictions with the project's annotations: metrics.json and a per-class table")
     p.add_argument("--tag", metavar="TAG",

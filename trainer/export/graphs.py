@@ -2,9 +2,11 @@
 resize to the training input size and each TTA scale, softmax, resize back), so their labels are infer.py's."""
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
+from trainer.data.classes import ClassMapping
 from trainer.infer.predictor import Predictor
 
 # research/deeplab's export contract, which the model zoo's frozen graphs and the tools reading them expect.
@@ -67,3 +69,26 @@ def write_frozen_graph(predictor: Predictor, path: Path) -> None:
 
     frozen = convert_variables_to_constants_v2(labels.get_concrete_function())
     path.write_bytes(frozen.graph.as_graph_def().SerializeToString())
+
+
+class SavedModelScorer:
+    """An exported SavedModel scoring crops for an inference session, through its serving_default signature."""
+
+    def __init__(self, folder: Path, classes: ClassMapping):
+        self.classes, self.source = classes, str(folder.resolve())
+        self._serve = tf.saved_model.load(str(folder)).signatures["serving_default"]
+
+    def scores(self, crops: np.ndarray) -> np.ndarray:
+        return self._serve(images=tf.constant(crops))["probabilities"].numpy()
+
+
+def frozen_labels(path: Path, threads: int):
+    """A frozen graph run as TF1 code runs it (a Session, by tensor names): RGB image [H, W, 3] → labels [H, W]."""
+    graph_def = tf.compat.v1.GraphDef()
+    graph_def.ParseFromString(path.read_bytes())
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.import_graph_def(graph_def, name="")
+    session = tf.compat.v1.Session(graph=graph, config=tf.compat.v1.ConfigProto(
+        intra_op_parallelism_threads=threads, inter_op_parallelism_threads=threads))
+    return lambda image: session.run(f"{FROZEN_OUTPUT}:0", {f"{FROZEN_INPUT}:0": image[np.newaxis]})[0]

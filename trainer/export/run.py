@@ -14,13 +14,15 @@ from trainer.data.project import open_project
 from trainer.data.split import split_members
 from trainer.errors import DataError
 from trainer.export.graphs import FROZEN_INPUT, FROZEN_OUTPUT, NO_PIXEL, write_frozen_graph, write_saved_model
+from trainer.export.report import CheckImages, measure
 from trainer.export.tflite import QUANTIZATIONS, io_contract, write_tflite
 from trainer.infer.session import InferenceSession
 from trainer.io import write_json
 from trainer.model.checkpoint_folders import ModelSource
 from trainer.progress import say
 
-SAVED_MODEL, FROZEN_GRAPH, METADATA = "saved_model", "frozen_inference_graph.pb", "export.json"
+SAVED_MODEL, FROZEN_GRAPH, METADATA, REPORT = ("saved_model", "frozen_inference_graph.pb", "export.json",
+                                               "export_report.json")
 
 
 def tflite_name(quantize: str) -> str:
@@ -32,6 +34,7 @@ class ExportRequest:
     formats: tuple[str, ...]
     quantize: tuple[str, ...]   # TFLite types
     calibration: np.ndarray | None = None   # int8 / uint8: float32 RGB images at the input size
+    check: CheckImages | None = None        # the images the report runs on (None: no report)
 
 
 def calibration_images(project_root: Path, source: ModelSource, count: int) -> np.ndarray:
@@ -88,6 +91,9 @@ def export_model(source: ModelSource, cfg: dict, output: Path, request: ExportRe
             files[name] = {"format": "tflite", "quantize": quantize, **io_contract(staging / name)}
         info = _metadata(source, cfg, files, staging)
         write_json(staging / METADATA, info)
+        if request.check is not None:
+            say("measuring every file for the report")
+            write_json(staging / REPORT, measure(staging, source.checkpoint, source.model, cfg, files, request.check))
         if output.is_dir():
             output.rmdir()   # only an empty folder gets here (checked before)
         os.replace(staging, output)

@@ -47,20 +47,37 @@ def io_contract(path: Path) -> dict:
             "output": {**describe(logits), "values": "logits at the input size"}}
 
 
-def run_tflite(path: Path, images: np.ndarray, threads: int = 2) -> np.ndarray:
-    """float32 logits [N, H, W, C] of RGB 0..255 images [N, H, W, 3] at the file's input size (quantised I/O is
-    quantised and dequantised here)."""
-    from ai_edge_litert.interpreter import Interpreter
+class TfliteModel:
+    """A TFLite file as a model: float32 RGB 0..255 [N, H, W, 3] at the file's input size → float32 logits
+    [N, H, W, C], one image per call (the file's batch is 1); quantised I/O is quantised and dequantised here.
+    Called with a tensor (as the inference predictor calls its model) it runs as a NumPy function."""
 
-    interpreter = Interpreter(model_path=str(path), num_threads=threads)
-    interpreter.allocate_tensors()
-    [image], [logits] = interpreter.get_input_details(), interpreter.get_output_details()
-    out = []
-    for pixels in images:
-        interpreter.set_tensor(image["index"], _quantized(pixels[np.newaxis], image))
-        interpreter.invoke()
-        out.append(_dequantized(interpreter.get_tensor(logits["index"]), logits)[0])
-    return np.stack(out)
+    def __init__(self, path: Path, threads: int = 2):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_path=str(path), num_threads=threads)
+        self.interpreter.allocate_tensors()
+        [self.image], [self.output] = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        out = []
+        for pixels in images:
+            self.interpreter.set_tensor(self.image["index"], _quantized(pixels[np.newaxis], self.image))
+            self.interpreter.invoke()
+            out.append(_dequantized(self.interpreter.get_tensor(self.output["index"]), self.output)[0])
+        return np.stack(out)
+
+    def __call__(self, images, training: bool = False):
+        import tensorflow as tf
+
+        logits = tf.numpy_function(self.logits, [images], tf.float32, stateful=True)
+        logits.set_shape([None, *self.output["shape"][1:]])
+        return logits
+
+
+def run_tflite(path: Path, images: np.ndarray, threads: int = 2) -> np.ndarray:
+    """float32 logits of RGB 0..255 images at the file's input size."""
+    return TfliteModel(path, threads).logits(images)
 
 
 def _quantized(values: np.ndarray, detail: dict) -> np.ndarray:

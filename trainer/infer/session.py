@@ -9,6 +9,7 @@ import numpy as np
 
 from trainer.data.types import ObjectAnn, ProjectMeta
 from trainer.infer.annotation import output_classes, output_meta, prediction_objects
+from trainer.infer.backends import ExportedModel, locate, scorer
 from trainer.infer.modes import make_mode
 from trainer.infer.scores import class_map
 from trainer.model.checkpoint_folders import ModelSource
@@ -22,8 +23,8 @@ class Prediction:
 
 
 class InferenceSession:
-    """`predictor` scores crops (trainer.infer.predictor.Predictor: a checkpoint's model with the config's TTA, or any
-    model in tests); `cfg` is a resolved inference config."""
+    """`predictor` scores crops (`classes`, `source`, `scores(crops)`: trainer.infer.backends.scorer's, or any model
+    in a trainer.infer.predictor.Predictor in tests); `cfg` is a resolved inference config."""
 
     def __init__(self, predictor, cfg: dict):
         self.predictor, self.cfg = predictor, cfg
@@ -31,22 +32,21 @@ class InferenceSession:
         saved = cfg["mode"]["model_classes"]
         self.classes = output_classes(predictor.classes.out_classes, saved["save_classes"], saved["add_suffix"])
 
-    @classmethod
-    def locate(cls, path, cfg: dict, what: str = "--model") -> ModelSource:
-        """The checkpoint of a run or checkpoint folder, at the config's output stride (no TensorFlow yet)."""
-        return ModelSource.locate(path, cfg["model"]["output_stride"], cfg["model"]["atrous_rates"], what=what)
+    @staticmethod
+    def locate(path, cfg: dict, what: str = "--model") -> ModelSource | ExportedModel:
+        """A checkpoint (at the config's output stride) or an exported model, checked without TensorFlow."""
+        return locate(path, cfg, what)
 
     @classmethod
-    def open(cls, source: ModelSource, cfg: dict) -> InferenceSession:
+    def open(cls, source: ModelSource | ExportedModel, cfg: dict) -> InferenceSession:
         """The model on the config's device, saying where it runs and how."""
         from trainer.devices import use_gpus
-        from trainer.infer.predictor import Predictor
 
         say(use_gpus([cfg["model"]["gpu_device"]], "model.gpu_device"))
         say(f"model: {source.checkpoint}")
         if source.change():
             say(source.change())
-        return cls(Predictor.from_source(source, cfg["tta"]), cfg)
+        return cls(scorer(source, cfg), cfg)
 
     def output_meta(self, meta: ProjectMeta) -> dict:
         """The input project's meta plus the model's classes and the mode's rectangle classes."""

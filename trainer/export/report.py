@@ -1,0 +1,149 @@
+"""What each exported file costs, beside the model it came from: mean IoU and pixel accuracy on checked images, label
+agreement and probability difference with the original, size, and latency per image at 1 and 2 threads.
+
+Latencies are measured in child processes, one per thread count: TensorFlow fixes its thread pools when it starts.
+Every model runs infer.py's full_image step on each image (resize to the input size, softmax, resize back)."""
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+THREADS = (1, 2)
+
+
+@dataclass(frozen=True)
+class CheckImages:
+    """The images a report runs on: a project's images with one tag (with ground truth), or, when no project is
+    reachable, a few demo images (latency only)."""
+    project: Path
+    tag: str | None   # None: no ground truth, no accuracy columns
+
+
+def measure(export_dir: Path, checkpoint: Path, model_cfg: dict, cfg: dict, files: dict, images: CheckImages) -> dict:
+    """The report over every file of an export folder (written or being written), from one child per thread count."""
+    runs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for threads in THREADS:
+            out = Path(tmp) / f"{threads}.json"
+            job = {"export_dir": str(export_dir), "checkpoint": str(checkpoint), "model": model_cfg, "cfg": cfg,
+                   "files": list(files), "project": str(images.project), "tag": images.tag, "threads": threads,
+                   "quality": threads == THREADS[-1], "output": str(out)}
+            result = subprocess.run([sys.executable, "-m", "trainer.export.report", json.dumps(job)],
+                                    capture_output=True, text=True)
+            if result.returncode != 0:
+                raise RuntimeError(f"export report ({threads} thread(s)) failed:\n{result.stderr[-4000:]}")
+            runs[threads] = json.loads(out.read_text())
+    rows = runs[THREADS[-1]]["rows"]
+    for i, row in enumerate(rows):
+        row["bytes"] = files[row["file"]]["bytes"] if row["file"] in files else None
+        row["ms_per_image"] = {str(t): runs[t]["rows"][i]["ms_per_image"] for t in THREADS}
+    return {"images": runs[THREADS[-1]]["images"], "tag": images.tag, "project": str(images.project),
+            "accuracy": images.tag is not None, "rows": rows}
+
+
+def check_project(root: Path, tag: str, classes) -> None:
+    """A project the report can score: images with `tag`, and exactly the model's classes (as --evaluate needs)."""
+    from trainer.data.classes import build_class_mapping
+    from trainer.data.project import open_project
+    from trainer.errors import DataError, UserError
+
+    project = open_project(root, decode_images=False)
+    if not any(tag in s.tags for s in project.samples):
+        raise DataError(f'--check {root}: no image tagged "{tag}" to check the exports on')
+    theirs = build_class_mapping(project.meta, classes.out_classes[0]["title"], classes.neutral)
+    differences = classes.differences(theirs, "checkpoint", "project")
+    if differences:
+        raise UserError(*(f"--check {root}: the model's classes do not match the project's: {line}"
+                          for line in differences))
+
+
+# Images a report without ground truth is timed on.
+_DEMO_IMAGES = 5
+
+
+def table(report: dict) -> list[str]:
+    """The report as aligned lines for the console."""
+    head = ("file", "mean IoU", "pixel acc", "agreement", "max |Δp|", "MiB", "ms 1 thr", "ms 2 thr")
+    lines = [head]
+    for row in report["rows"]:
+        lines.append((row["file"], _fmt(row.get("mean_iou")), _fmt(row.get("pixel_accuracy")), _fmt(row["agreement"]),
+                      _fmt(row["max_probability_difference"], ".2e"),
+                      "-" if row["bytes"] is None else f"{row['bytes'] / 2 ** 20:.2f}",
+                      *(f"{row['ms_per_image'][str(t)]:.1f}" for t in THREADS)))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    out = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths)))
+           for line in lines]
+    what = (f'{report["images"]} image(s) tagged "{report["tag"]}" of {report["project"]}' if report["accuracy"] else
+            f"{report['images']} demo image(s): no project with ground truth reachable, sizes and speeds only")
+    return [f"export report over {what}:", *out]
+
+
+def _fmt(value, spec: str = ".4f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _run(job: dict) -> None:
+    """The child process: every model on every image, timed at the job's thread count."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(job["threads"])
+    tf.config.threading.set_inter_op_parallelism_threads(job["threads"])
+    from trainer.data.images import read_image
+    from trainer.data.project import open_project
+    from trainer.export.graphs import SavedModelScorer, frozen_labels
+    from trainer.export.tflite import TfliteModel
+    from trainer.infer.evaluate import Evaluation
+    from trainer.infer.predictor import Predictor
+    from trainer.model.checkpoint_folders import ModelSource
+    from trainer.model.checkpoint_info import CheckpointInfo
+
+    export_dir, checkpoint = Path(job["export_dir"]), Path(job["checkpoint"])
+    source = ModelSource(checkpoint, CheckpointInfo.read(checkpoint), job["model"])
+    classes, tta = source.info.classes, job["cfg"]["tta"]
+    project = open_project(Path(job["project"]), decode_images=False)
+    samples = [s for s in project.samples if job["tag"] is None or job["tag"] in s.tags][
+        :None if job["tag"] else _DEMO_IMAGES]
+    images = [read_image(s.image_path) for s in samples]
+    evaluation = Evaluation(project, classes, job["tag"]) if job["quality"] and job["tag"] else None
+
+    def probabilities(scorer):
+        return lambda image: scorer.scores(image[np.newaxis])[0]
+
+    models = [("checkpoint", probabilities(Predictor.from_source(source, tta)))]
+    for name in job["files"]:
+        if name == "saved_model":
+            models.append((name, probabilities(SavedModelScorer(export_dir / name, classes))))
+        elif name.endswith(".pb"):
+            models.append((name, frozen_labels(export_dir / name, job["threads"])))
+        else:
+            model = TfliteModel(export_dir / name, threads=job["threads"])
+            models.append((name, probabilities(Predictor(model, classes, source.info.input_size, tta, name))))
+    rows, original = [], None
+    for name, run in models:
+        run(images[0])   # warm-up: tracing and allocation are not timed
+        started = time.perf_counter()
+        outputs = [run(image) for image in images]
+        elapsed = time.perf_counter() - started
+        row = {"file": name, "ms_per_image": 1000 * elapsed / len(images)}
+        if job["quality"]:
+            labels = [o if o.ndim == 2 else o.argmax(-1) for o in outputs]
+            original = original or (labels, outputs)
+            row["agreement"] = float(sum((a == b).sum() for a, b in zip(labels, original[0]))
+                                     / sum(a.size for a in labels))
+            float_probabilities = outputs[0].ndim == 3 and not name.startswith(("model_int8", "model_uint8"))
+            row["max_probability_difference"] = (float(max(np.abs(a - b).max() for a, b in zip(outputs, original[1])))
+                                                 if float_probabilities else None)
+            if evaluation is not None:
+                report = evaluation.report([evaluation.confusion(s, l) for s, l in zip(samples, labels)])
+                row["mean_iou"], row["pixel_accuracy"] = report["mean_iou"], report["pixel_accuracy"]
+        rows.append(row)
+    Path(job["output"]).write_text(json.dumps({"images": len(images), "rows": rows}))
+
+
+if __name__ == "__main__":   # `python -m trainer.export.report JOB`
+    _run(json.loads(sys.argv[1]))
