@@ -6,7 +6,8 @@ TFLite type, and prints
   2 threads) over the demo project's validation images, against the targets: float32 formats agree with the original
   on ≥ 99.99% of pixels with max |logit difference| ≤ 1e-4 of the largest logit; int8 within 1.5 mean-IoU points of
   float32, ≥ 97% agreement, ≤ 0.6× the float32 TFLite latency;
-- infer.py's full_image throughput with the float32 TFLite file against the checkpoint it came from (target ≥ 1.6×);
+- infer.py's full_image throughput with the checkpoint, the SavedModel, the float32 and the int8 TFLite file (target:
+  float32 TFLite ≥ 1.6× the checkpoint);
 - int8 file sizes of the zoo's MobileNetV2 shapes at 513² with 21 classes (random weights): ×0.5 ≤ 1.0 MB, ×1.0 ≤ 2.3 MB.
 Timings depend on what else the machine runs: the load average is printed with them.
 """
@@ -128,10 +129,12 @@ def main() -> None:
               f"within 1.5), agreement {int8['agreement']:.4f} (target ≥ 0.97), latency "
               + ", ".join(f"{int8['ms_per_image'][t] / float32['ms_per_image'][t]:.2f}× float32 at {t} thread(s)"
                           for t in ("1", "2")) + " (target ≤ 0.6×)")
-        checkpoint_rate = _infer_rate(run, work / "infer-checkpoint")
-        tflite_rate = _infer_rate(export_dir / "model_float32.tflite", work / "infer-tflite")
-        print(f"infer.py full_image on the demo project: checkpoint {checkpoint_rate:.1f} images/s, float32 TFLite "
-              f"{tflite_rate:.1f} images/s = {tflite_rate / checkpoint_rate:.2f}× (target ≥ 1.6×) ({_load()})")
+        rates = {name: _infer_rate(model, work / f"infer-{name}") for name, model in (
+            ("checkpoint", run), ("SavedModel", export_dir), ("float32 TFLite", export_dir / "model_float32.tflite"),
+            ("int8 TFLite", export_dir / "model_int8.tflite"))}
+        print("infer.py full_image on the demo project, images/s: "
+              + ", ".join(f"{name} {rate:.1f} ({rate / rates['checkpoint']:.2f}×)" for name, rate in rates.items())
+              + f"; target: float32 TFLite ≥ 1.6× the checkpoint ({_load()})")
         print("zoo-shaped int8 sizes:")
         print("\n".join(_zoo_sizes(work)))
 

@@ -179,19 +179,26 @@ def test_saved_model_cli_lists_both_signatures(exported):
 
 @pytest.fixture(scope="module")
 def unusable_calibration(tmp_path_factory):
-    """A project without the train split, and one whose train images are unreadable."""
+    """A project without the train split, one whose train images are unreadable, one with a class more (sorted
+    last, so no index moves)."""
     root = tmp_path_factory.mktemp("calibration")
     no_train = write_synthetic_project(root / "no-train", train=0, val=2, size=(32, 32))
     broken = write_synthetic_project(root / "broken", train=2, val=1, size=(32, 32))
     for image in broken.glob("*/img/*"):
         image.write_bytes(b"not an image")
-    return no_train, broken
+    other = write_synthetic_project(root / "other-classes", train=1, val=1, size=(32, 32))
+    meta = json.loads((other / "meta.json").read_text())
+    meta["classes"].append({"title": "zebra", "shape": "bitmap", "color": "#123456", "geometry_config": {}})
+    (other / "meta.json").write_text(json.dumps(meta))
+    return no_train, broken, other
 
 
 @pytest.mark.parametrize("case", ["not a model", "unknown format", "unknown type", "no train split",
-                                  "no readable image", "existing output", "tta into tflite", "quantize without tflite"])
-def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, trained_run, unusable_calibration, tmp_path):
-    no_train, broken = unusable_calibration
+                                  "no readable image", "existing output", "tta into tflite", "quantize without tflite",
+                                  "check without the tag", "check with other classes"])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, trained_run, tiny_project, unusable_calibration,
+                                                            tmp_path):
+    no_train, broken, other = unusable_calibration
     out = tmp_path / "out"
     args, message = {
         "not a model": ([str(tmp_path), "--output", str(out)], f"error: MODEL {tmp_path}: not a checkpoint folder"),
@@ -208,6 +215,11 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, trained_run, u
                             "error: --config: tta"),
         "quantize without tflite": ([str(trained_run), "--output", str(out), "--formats", "saved_model",
                                      "--quantize", "int8"], "error: --quantize: only applies to TFLite files"),
+        "check without the tag": ([str(trained_run), "--output", str(out), "--check", str(tiny_project), "--tag", "x"],
+                                  f'error: --check {tiny_project}: no image tagged "x"'),
+        "check with other classes": ([str(trained_run), "--output", str(out), "--check", str(other)],
+                                     f"error: --check {other}: the model's classes do not match the project's: "
+                                     'class "zebra" is in the project but not in the checkpoint'),
     }[case]
     result = export(*args)
     assert result.returncode == 2 and result.stderr.startswith(message), result.stderr

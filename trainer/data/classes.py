@@ -53,6 +53,13 @@ def build_class_mapping(meta: ProjectMeta, background: str, neutral: str) -> Cla
     return ordered_mapping([background, *others], colors, neutral)
 
 
+def project_mismatch(meta: ProjectMeta, classes: ClassMapping) -> list[str]:
+    """How a project's classes, mapped with the same background and neutral rules, differ from a model's (empty if
+    they match): what scoring a model against the project's annotations needs."""
+    theirs = build_class_mapping(meta, classes.out_classes[0]["title"], classes.neutral)
+    return classes.differences(theirs, "checkpoint", "project")
+
+
 def voc_color(index: int) -> str:
     """PASCAL VOC's colour map: mask projects and converted model-zoo checkpoints show classes in VOC's colours."""
     r = g = b = 0

@@ -48,15 +48,14 @@ def measure(export_dir: Path, checkpoint: Path, model_cfg: dict, cfg: dict, file
 
 def check_project(root: Path, tag: str, classes) -> None:
     """A project the report can score: images with `tag`, and exactly the model's classes (as --evaluate needs)."""
-    from trainer.data.classes import build_class_mapping
+    from trainer.data.classes import project_mismatch
     from trainer.data.project import open_project
     from trainer.errors import DataError, UserError
 
     project = open_project(root, decode_images=False)
     if not any(tag in s.tags for s in project.samples):
         raise DataError(f'--check {root}: no image tagged "{tag}" to check the exports on')
-    theirs = build_class_mapping(project.meta, classes.out_classes[0]["title"], classes.neutral)
-    differences = classes.differences(theirs, "checkpoint", "project")
+    differences = project_mismatch(project.meta, classes)
     if differences:
         raise UserError(*(f"--check {root}: the model's classes do not match the project's: {line}"
                           for line in differences))

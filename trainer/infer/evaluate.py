@@ -2,7 +2,7 @@
 neutral pixels ignored, classes absent from both sides left out of the mean."""
 import numpy as np
 
-from trainer.data.classes import IGNORE_LABEL, ClassMapping, build_class_mapping
+from trainer.data.classes import IGNORE_LABEL, ClassMapping, project_mismatch
 from trainer.data.geometry import rasterize
 from trainer.data.types import Project, Sample
 from trainer.errors import DataError, UserError
@@ -15,8 +15,7 @@ class Evaluation:
     ignored like neutral ones."""
 
     def __init__(self, project: Project, classes: ClassMapping, tag: str):
-        theirs = build_class_mapping(project.meta, classes.out_classes[0]["title"], classes.neutral)
-        differences = classes.differences(theirs, "checkpoint", "project")
+        differences = project_mismatch(project.meta, classes)
         if differences:
             raise UserError(*(f"--evaluate: the model's classes do not match the project's: {line}"
                               for line in differences))
