@@ -1,5 +1,4 @@
 """`python -m trainer.export` / `deeplab-trainer export`: a trained model as SavedModel, frozen graph and TFLite."""
-import json
 from pathlib import Path
 
 from trainer.cli.common import ArgumentParser, add_set_argument, run_cli
@@ -7,6 +6,7 @@ from trainer.config.resolve import resolve_infer_config
 from trainer.data.demo import demo_project
 from trainer.errors import UserError
 from trainer.export.report import CheckImages, check_project, table
+from trainer.export.tflite import QUANTIZATIONS
 from trainer.infer.session import InferenceSession
 from trainer.io import require_empty_output
 from trainer.model.checkpoint_folders import ModelSource
@@ -14,8 +14,6 @@ from trainer.progress import say
 from trainer.train.resume import recorded_project
 
 FORMATS = ("saved_model", "frozen_graph", "tflite")
-QUANTIZE = ("float32", "float16", "int8", "uint8")
-CALIBRATED = ("int8", "uint8")
 
 
 def _choices(value: str, known: tuple[str, ...], flag: str) -> tuple[str, ...]:
@@ -49,8 +47,8 @@ def _main(argv: list[str] | None) -> None:
                                                     "tta are built into the SavedModel and the frozen graph")
     p.add_argument("--formats", default=",".join(FORMATS), metavar="LIST",
                    help=f"comma-separated, of {', '.join(FORMATS)} (default: all)")
-    p.add_argument("--quantize", metavar="LIST", help=f"TFLite types, comma-separated, of {', '.join(QUANTIZE)} "
-                                                      "(default: float32)")
+    p.add_argument("--quantize", metavar="LIST", help=f"TFLite types, comma-separated, of "
+                                                      f"{', '.join(QUANTIZATIONS)} (default: float32)")
     p.add_argument("--calibration", metavar="PROJECT", help="int8 / uint8: the project whose train split calibrates "
                                                             "(default: the model's training project, if still there)")
     p.add_argument("--calibration-images", type=int, default=100, metavar="N",
@@ -65,7 +63,7 @@ def _main(argv: list[str] | None) -> None:
     formats = _choices(args.formats, FORMATS, "--formats")
     if args.quantize is not None and "tflite" not in formats:
         raise UserError("--quantize: only applies to TFLite files, and --formats has no tflite")
-    quantize = _choices(args.quantize or "float32", QUANTIZE, "--quantize")
+    quantize = _choices(args.quantize or "float32", tuple(QUANTIZATIONS), "--quantize")
     if args.calibration_images < 1:
         raise UserError(f"--calibration-images: {args.calibration_images} is less than 1")
     cfg = resolve_infer_config(args.config, args.overrides)
@@ -75,13 +73,13 @@ def _main(argv: list[str] | None) -> None:
     source = InferenceSession.locate(Path(args.model), cfg, what="MODEL")
     if not isinstance(source, ModelSource):
         raise UserError(f"MODEL {args.model}: an exported model; export from its run or checkpoint folder")
-    calibration = None
-    if "tflite" in formats and set(quantize) & set(CALIBRATED):
-        calibration = Path(args.calibration) if args.calibration else recorded_project(source.checkpoint)
+    calibrated = [q for q in quantize if QUANTIZATIONS[q][0]] if "tflite" in formats else []
+    calibration = Path(args.calibration) if args.calibration and calibrated else None
+    if calibrated and calibration is None:
+        calibration = recorded_project(source.checkpoint)
         if calibration is None or not calibration.is_dir():
-            raise UserError(f"--calibration: needed for {' and '.join(q for q in quantize if q in CALIBRATED)}: "
-                            "the model's training project is not at its recorded place"
-                            + (f" ({calibration})" if calibration else ""))
+            raise UserError(f"--calibration: needed for {' and '.join(calibrated)}: the model's training project is "
+                            "not at its recorded place" + (f" ({calibration})" if calibration else ""))
     check = _check_images(args, source)
     output = Path(args.output)
     require_empty_output(output, "--output")
@@ -92,8 +90,9 @@ def _main(argv: list[str] | None) -> None:
     images = calibration_images(calibration, source, args.calibration_images) if calibration else None
     if images is not None:
         say(f"calibrating on {len(images)} image(s) of {calibration}")
-    export_model(source, cfg, output, ExportRequest(formats, quantize if "tflite" in formats else (), images, check))
-    for line in table(json.loads((output / "export_report.json").read_text())):
+    request = ExportRequest(formats, quantize if "tflite" in formats else (), check, calibration=images)
+    report = export_model(source, cfg, output, request)
+    for line in table(report):
         say(line)
     say(f"output: {output}")
 

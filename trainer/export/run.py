@@ -33,8 +33,8 @@ def tflite_name(quantize: str) -> str:
 class ExportRequest:
     formats: tuple[str, ...]
     quantize: tuple[str, ...]   # TFLite types
+    check: CheckImages          # the images the report runs on
     calibration: np.ndarray | None = None   # int8 / uint8: float32 RGB images at the input size
-    check: CheckImages | None = None        # the images the report runs on (None: no report)
 
 
 def calibration_images(project_root: Path, source: ModelSource, count: int) -> np.ndarray:
@@ -64,8 +64,8 @@ def calibration_images(project_root: Path, source: ModelSource, count: int) -> n
 
 
 def export_model(source: ModelSource, cfg: dict, output: Path, request: ExportRequest) -> dict:
-    """Write every requested file into a hidden sibling of `output`, renamed into place when all are written; returns
-    the metadata (export.json)."""
+    """Write every requested file, export.json and the report into a hidden sibling of `output`, renamed into place
+    when all are written; returns the report."""
     staging = output.with_name(f".{output.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -89,15 +89,14 @@ def export_model(source: ModelSource, cfg: dict, output: Path, request: ExportRe
             write_tflite(source.checkpoint, source.model, quantize, staging / name,
                          request.calibration if QUANTIZATIONS[quantize][0] else None)
             files[name] = {"format": "tflite", "quantize": quantize, **io_contract(staging / name)}
-        info = _metadata(source, cfg, files, staging)
-        write_json(staging / METADATA, info)
-        if request.check is not None:
-            say("measuring every file for the report")
-            write_json(staging / REPORT, measure(staging, source.checkpoint, source.model, cfg, files, request.check))
+        write_json(staging / METADATA, _metadata(source, cfg, files, staging))
+        say("measuring every file for the report")
+        report = measure(staging, source.checkpoint, source.model, cfg, files, request.check)
+        write_json(staging / REPORT, report)
         if output.is_dir():
             output.rmdir()   # only an empty folder gets here (checked before)
         os.replace(staging, output)
-        return info
+        return report
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
