@@ -1,5 +1,6 @@
 """infer.py end to end: output project layout, suffixed classes, save_classes, bitmaps = predictions."""
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -167,3 +168,17 @@ def test_atrous_rates_the_model_lacks_are_a_user_error_before_tensorflow(trained
     assert result.stderr.splitlines() == ["error: model.atrous_rates: [12, 24, 36] has 3 rates, the model was trained "
                                           "with 0 ([]): the number of ASPP branches fixes the weights"]
     assert result.stdout.splitlines()[-1] == "tensorflow loaded: False" and not (tmp_path / "out").exists()
+
+
+def test_default_output_sits_beside_the_run_or_the_export_folder(tmp_path, monkeypatch):
+    from trainer.cli.infer import _default_output
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "r" / "checkpoints" / "00000001").mkdir(parents=True)
+    (tmp_path / "exp").mkdir()
+    (tmp_path / "exp" / "model_int8.tflite").write_bytes(b"")
+    assert _default_output(Path("runs/r")) == Path("runs/r-inference")   # as given: printed as the user wrote it
+    assert _default_output(Path("runs/r/checkpoints/00000001")) == tmp_path / "runs" / "r-inference"
+    assert _default_output(Path("exp/model_int8.tflite")) == Path("exp-model_int8-inference")   # not inside the export
+    (tmp_path / "exp-model_int8-inference").mkdir()
+    assert _default_output(Path("exp/model_int8.tflite")) == Path("exp-model_int8-inference-2")

@@ -15,10 +15,10 @@ from trainer.progress import say
 def _default_output(model: Path) -> Path:
     """Next to the run (a checkpoint folder inside a run counts as that run), or next to the export folder of an
     exported file."""
-    model = model.resolve()
     if model.is_file():
-        return fresh_dir(model.parent.parent, f"{model.parent.name}-{model.stem}-inference")
-    owner = model.parent.parent if model.parent.name == "checkpoints" else model
+        folder = model.parent if model.parent.name else model.resolve().parent
+        return fresh_dir(folder.parent, f"{folder.name}-{model.stem}-inference")
+    owner = model.resolve().parent.parent if model.resolve().parent.name == "checkpoints" else model
     return fresh_dir(owner.parent, f"{owner.name}-inference")
 
 

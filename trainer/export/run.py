@@ -38,9 +38,9 @@ class ExportRequest:
 
 
 def calibration_images(project_root: Path, source: ModelSource, count: int) -> np.ndarray:
-    """Up to `count` images of the project's train split (the model's train tag), resized to the input size with
-    OpenCV's bilinear resize, as validation's default pipeline does."""
-    import cv2
+    """Up to `count` images of the project's train split (the model's train tag), through the model's validation
+    pipeline (by default: resized to the input size), as validation sees them."""
+    from trainer.data.augment import transform_factory
 
     project = open_project(project_root, decode_images=False)
     tag = source.info.settings["dataset_tags"]["train"]
@@ -48,7 +48,8 @@ def calibration_images(project_root: Path, source: ModelSource, count: int) -> n
     if not samples:
         raise DataError(f'--calibration {project_root}: no image tagged "{tag}" (the model\'s train split) to '
                         "calibrate on")
-    height, width = source.info.input_size
+    transform = transform_factory(source.info.settings, "val")()
+    transform.set_random_seed(0)
     images = []
     for sample in samples:
         if len(images) == count:
@@ -57,7 +58,7 @@ def calibration_images(project_root: Path, source: ModelSource, count: int) -> n
             image = read_image(sample.image_path)
         except DataError:
             continue   # listed by train.py --check; calibration uses the readable ones
-        images.append(cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32))
+        images.append(transform(image=image)["image"].astype(np.float32))
     if not images:
         raise DataError(f'--calibration {project_root}: none of the {len(samples)} "{tag}" images is readable')
     return np.stack(images)
