@@ -4,7 +4,6 @@ agreement and probability difference with the original, size, and latency per im
 Latencies are measured in child processes, one per thread count: TensorFlow fixes its thread pools when it starts.
 Every model runs infer.py's full_image step on each image (resize to the input size, softmax, resize back)."""
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -12,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from trainer.export.child import run_child
 
 THREADS = (1, 2)
 
@@ -33,10 +34,7 @@ def measure(export_dir: Path, checkpoint: Path, model_cfg: dict, cfg: dict, file
             job = {"export_dir": str(export_dir), "checkpoint": str(checkpoint), "model": model_cfg, "cfg": cfg,
                    "files": list(files), "project": str(images.project), "tag": images.tag, "threads": threads,
                    "quality": threads == THREADS[-1], "output": str(out)}
-            result = subprocess.run([sys.executable, "-m", "trainer.export.report", json.dumps(job)],
-                                    capture_output=True, text=True)
-            if result.returncode != 0:
-                raise RuntimeError(f"export report ({threads} thread(s)) failed:\n{result.stderr[-4000:]}")
+            run_child("trainer.export.report", job, f"export report ({threads} thread(s))")
             runs[threads] = json.loads(out.read_text())
     rows = runs[THREADS[-1]]["rows"]
     for i, row in enumerate(rows):
@@ -96,6 +94,7 @@ def _run(job: dict) -> None:
     from trainer.data.project import open_project
     from trainer.export.graphs import SavedModelScorer, frozen_labels
     from trainer.export.tflite import TfliteModel
+    from trainer.infer.backends import SAVED_MODEL
     from trainer.infer.evaluate import Evaluation
     from trainer.infer.predictor import Predictor
     from trainer.model.checkpoint_folders import ModelSource
@@ -115,7 +114,7 @@ def _run(job: dict) -> None:
 
     models = [("checkpoint", probabilities(Predictor.from_source(source, tta)))]
     for name in job["files"]:
-        if name == "saved_model":
+        if name == SAVED_MODEL:
             models.append((name, probabilities(SavedModelScorer(export_dir / name, classes))))
         elif name.endswith(".pb"):
             models.append((name, frozen_labels(export_dir / name, job["threads"])))

@@ -16,13 +16,14 @@ from trainer.errors import DataError
 from trainer.export.graphs import FROZEN_INPUT, FROZEN_OUTPUT, NO_PIXEL, write_frozen_graph, write_saved_model
 from trainer.export.report import CheckImages, measure
 from trainer.export.tflite import QUANTIZATIONS, io_contract, write_tflite
+from trainer.infer.backends import EXPORT_METADATA, SAVED_MODEL
 from trainer.infer.session import InferenceSession
 from trainer.io import write_json
 from trainer.model.checkpoint_folders import ModelSource
 from trainer.progress import say
 
-SAVED_MODEL, FROZEN_GRAPH, METADATA, REPORT = ("saved_model", "frozen_inference_graph.pb", "export.json",
-                                               "export_report.json")
+# The layout infer.py's backends read back (trainer.infer.backends), plus the graph and the report.
+FROZEN_GRAPH, REPORT = "frozen_inference_graph.pb", "export_report.json"
 
 
 def tflite_name(quantize: str) -> str:
@@ -90,7 +91,7 @@ def export_model(source: ModelSource, cfg: dict, output: Path, request: ExportRe
             write_tflite(source.checkpoint, source.model, quantize, staging / name,
                          request.calibration if QUANTIZATIONS[quantize][0] else None)
             files[name] = {"format": "tflite", "quantize": quantize, **io_contract(staging / name)}
-        write_json(staging / METADATA, _metadata(source, cfg, files, staging))
+        write_json(staging / EXPORT_METADATA, _metadata(source, cfg, files, staging))
         say("measuring every file for the report")
         report = measure(staging, source.checkpoint, source.model, cfg, files, request.check)
         write_json(staging / REPORT, report)

@@ -3,12 +3,13 @@ normalisation is inside). Each conversion runs in a child process: TF 2.20's TFL
 22 MB a call (tensorflow#122598). Files are read with ai-edge-litert: TF 2.20's bundled interpreter (its default
 XNNPACK delegate) computed a stride-4 convolution wrongly on this machine."""
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from trainer.export.child import run_child
 
 # Quantisation → (full integer kernels, integer input and output). float16 stores weights as float16.
 QUANTIZATIONS = {"float32": (False, False), "float16": (False, False), "int8": (True, False), "uint8": (True, True)}
@@ -24,10 +25,7 @@ def write_tflite(checkpoint: Path, model_cfg: dict, quantize: str, path: Path,
             np.save(images, calibration)
         job = {"checkpoint": str(checkpoint), "model": model_cfg, "quantize": quantize, "output": str(path),
                "calibration": images}
-        result = subprocess.run([sys.executable, "-m", "trainer.export.tflite", json.dumps(job)], capture_output=True,
-                                text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"TFLite conversion ({quantize}) failed:\n{result.stderr[-4000:]}")
+        run_child("trainer.export.tflite", job, f"TFLite conversion ({quantize})")
 
 
 def io_contract(path: Path) -> dict:

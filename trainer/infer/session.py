@@ -1,5 +1,5 @@
 """An inference session: one model with one inference config, and the per-image step every consumer shares
-(infer.py over a project, load_model, and next the exporter and the server). TensorFlow loads when a model is opened,
+(infer.py over a project, the exporter and its report, and next the server). TensorFlow loads when a model is opened,
 not when this module is imported, so inputs are checked first."""
 from __future__ import annotations
 
@@ -44,8 +44,9 @@ class InferenceSession:
 
         say(use_gpus([cfg["model"]["gpu_device"]], "model.gpu_device"))
         say(f"model: {source.checkpoint}")
-        if source.change():
-            say(source.change())
+        change = source.change()
+        if change:
+            say(change)
         return cls(scorer(source, cfg), cfg)
 
     def output_meta(self, meta: ProjectMeta) -> dict:
