@@ -31,12 +31,12 @@ def test_subcommand_runs_the_command(console):
 def test_help_lists_every_command():
     result = _run("--help")
     assert result.returncode == 0
-    assert all(name in result.stdout for name in ("train", "infer", "describe", "convert-zoo"))
+    assert all(name in result.stdout for name in ("train", "infer", "describe", "convert-zoo", "export", "serve"))
 
 
 @pytest.mark.parametrize("args,message", [
-    ([], "error: deeplab-trainer: a command is required (one of: train, infer, describe, convert-zoo, export)"),
-    (["fit"], "error: deeplab-trainer: unknown command 'fit' (one of: train, infer, describe, convert-zoo, export)"),
+    ([], "error: deeplab-trainer: a command is required (one of: train, infer, describe, convert-zoo, export, serve)"),
+    (["fit"], "error: deeplab-trainer: unknown command 'fit' (one of: train, infer, describe, convert-zoo, export, serve)"),
     (["train", "--check", "--project", "/nonexistent/project"], "error: /nonexistent/project: project folder not found"),
 ])
 def test_user_errors_exit_2_with_one_line(args, message):

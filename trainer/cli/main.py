@@ -12,6 +12,7 @@ COMMANDS = {
     "describe": ("trainer.cli.describe", "a model's parameters and Multiply-Adds"),
     "convert-zoo": ("trainer.cli.convert_zoo", "a research/deeplab model-zoo checkpoint as a checkpoint folder"),
     "export": ("trainer.cli.export", "a model as SavedModel, frozen graph and TFLite files"),
+    "serve": ("trainer.cli.serve", "a model behind a REST endpoint (Supervisely, TF Serving APIs)"),
 }
 USAGE = "usage: deeplab-trainer COMMAND [ARGS ...]   (deeplab-trainer COMMAND --help for its arguments)\n\ncommands:\n" + \
     "\n".join(f"  {name:<12} {what}" for name, (_, what) in COMMANDS.items())

@@ -164,11 +164,27 @@ def _rename_legacy_mode(layer: dict, where: str) -> dict:
 
 def resolve_infer_config(config_path: str | None, overrides: list[str]) -> dict:
     """The complete, validated inference config."""
+    return with_infer_settings(*infer_config_layer(config_path, overrides))
+
+
+def infer_config_layer(config_path: str | None, overrides: list[str]) -> tuple[dict, str]:
+    """The inference config as given (file, then --set), before defaults, and how errors name it: the base a server
+    lays each request's settings over."""
     where = _where("inference", config_path, overrides)
     sets = parse_set(overrides)
     config = _rename_legacy_mode(_load_file(config_path, "inference"), where) if config_path else {}
     for path, value in sets:
         config = _merge(config, _rename_legacy_mode(_layer(path, value), where))
-    config = fill_defaults(config, infer_schema_for(config))
+    return config, where
+
+
+def with_infer_settings(layer: dict, where: str, settings: object = None) -> dict:
+    """`layer` with `settings` (keys of an inference config) laid over it, completed and validated; errors name
+    `where` and the key path, as infer.py's do."""
+    if settings is not None:
+        if not isinstance(settings, dict):
+            raise ConfigError(f"{where}: must be a JSON object (keys of an inference config)")
+        layer = _merge(layer, _rename_legacy_mode(settings, where))
+    config = fill_defaults(layer, infer_schema_for(layer))
     validate_infer_config(config, where)
     return config

@@ -7,6 +7,8 @@ levels are repeated into three channels, an alpha channel is dropped (colours as
 
 from __future__ import annotations
 
+import io
+import warnings
 from pathlib import Path
 
 import cv2
@@ -17,6 +19,7 @@ from trainer.errors import DataError
 
 INDEX_MASK_MODES = frozenset({"L", "P", "1"})  # one value per pixel: greyscale, palette indices, bilevel
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".mpo", ".bmp", ".png", ".webp"})
+_UNREADABLE = "not a readable image (unknown format, truncated or corrupted)"
 
 
 def list_files(folder: Path, extensions=IMAGE_EXTENSIONS) -> list[Path]:
@@ -35,12 +38,33 @@ def decode_image(path: Path) -> np.ndarray:
         data = np.fromfile(path, np.uint8)
     except OSError as error:
         raise ValueError(f"cannot read image ({error.strerror or error})") from None
+    return decode_image_bytes(data)
+
+
+def image_pixels(data: bytes) -> int:
+    """Height × width from the file's header alone, or ValueError if it is not an image: what a server checks
+    before it decodes anything (a few kilobytes of PNG can hold a gigapixel image)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+    except Image.DecompressionBombError:
+        return Image.MAX_IMAGE_PIXELS * 2 + 1   # PIL refuses to even describe it: more than any sane limit
+    except (OSError, ValueError, SyntaxError):   # UnidentifiedImageError is an OSError; broken headers raise the others
+        raise ValueError(_UNREADABLE) from None
+    return width * height
+
+
+def decode_image_bytes(data) -> np.ndarray:
+    """`decode_image` of a file's bytes (bytes or a uint8 array)."""
+    data = np.frombuffer(data, np.uint8) if isinstance(data, bytes) else data
     try:
         image = cv2.imdecode(data, cv2.IMREAD_COLOR_RGB) if data.size else None
     except cv2.error:
         image = None
     if image is None:
-        raise ValueError("not a readable image (unknown format, truncated or corrupted)")
+        raise ValueError(_UNREADABLE)
     return image
 
 

@@ -44,14 +44,30 @@ def read_meta(root: Path) -> ProjectMeta:
         raw = _load_json(path)
     except ValueError as error:
         raise DataError(f"{path}: {error}") from None
+    return parse_meta(raw, str(path))
+
+
+def parse_meta(raw: object, where: str) -> ProjectMeta:
+    """A project meta from its JSON (meta.json, or one sent to the server); errors start with `where`."""
     if not isinstance(raw, dict):
-        raise DataError(f"{path}: must be a JSON object")
+        raise DataError(f"{where}: must be a JSON object")
     errors: list[str] = []
     classes = _parse_classes(raw.get("classes", []), errors)
     tags = _parse_meta_tags(raw, errors)
     if errors:
-        raise DataError(*(f"{path}: {error}" for error in errors))
+        raise DataError(*(f"{where}: {error}" for error in errors))
     return ProjectMeta(classes=classes, raw=raw, tags=tags)
+
+
+def parse_area_objects(raw: object, meta: ProjectMeta, where: str) -> list[ObjectAnn]:
+    """The objects covering pixels of one image's annotation JSON (the ones inference modes read), or a DataError
+    naming each bad object."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("objects", []), list):
+        raise DataError(f'{where}: must be a JSON object with an "objects" list')
+    parsed, errors = _parse_objects(raw.get("objects", []), {c.title: c for c in meta.classes})
+    if errors:
+        raise DataError(*(f"{where}: objects[{index}]: {message}" for index, message in errors))
+    return [o for o in parsed if o.shape in AREA_SHAPES]
 
 
 def read_project(root: Path) -> Project:

@@ -81,6 +81,16 @@ class SavedModelScorer:
     def scores(self, crops: np.ndarray) -> np.ndarray:
         return self._serve(images=tf.constant(crops))["probabilities"].numpy()
 
+    # The predictor's stages (trainer.infer.predictor), for the server: the signature resizes inside, so its model
+    # stage takes the crops themselves, and batches only crops of one size.
+    def views(self, crops: np.ndarray) -> list[np.ndarray]:
+        return [crops]
+
+    probabilities = scores
+
+    def combine(self, per_view: list[np.ndarray], size: tuple[int, int]) -> np.ndarray:
+        return per_view[0]
+
 
 def frozen_labels(path: Path, threads: int):
     """A frozen graph run as TF1 code runs it (a Session, by tensor names): RGB image [H, W, 3] → labels [H, W]."""

@@ -30,6 +30,11 @@ class ExportedModel:
         """What messages name as the model."""
         return self.path
 
+    @property
+    def model(self) -> dict:
+        """The network settings it runs: the trained ones, at the output stride built in."""
+        return {**self.info.model, **{key: self.metadata[key] for key in ("output_stride", "atrous_rates")}}
+
     def change(self) -> None:
         return None   # an exported network runs as it was exported
 

@@ -3,9 +3,11 @@ import numpy as np
 import tensorflow as tf
 
 from trainer.data.classes import ClassMapping
-from trainer.infer.tta import average_scores, scaled_sizes
+from trainer.infer import tta
 from trainer.model.checkpoint_folders import ModelSource
 from trainer.model.checkpoints import load_checkpoint_model
+
+_CROPS = tf.TensorSpec([None, None, None, 3], tf.uint8)
 
 
 class Predictor:
@@ -15,19 +17,29 @@ class Predictor:
     back bilinearly; all of it in one TensorFlow function (`scores_graph`), which the exported SavedModel and frozen
     graph run as they are. The model is any tf_keras model mapping RGB 0..255 to logits at its input resolution, so
     tests can inject one whose scores are a known function of the pixels.
+
+    The same computation is also offered in its three stages (`views`, `probabilities`, `combine`: trainer.infer.tta)
+    for the server, which runs the model stage on the crops of many requests at once.
     """
 
-    def __init__(self, model, classes: ClassMapping, input_size: tuple[int, int], tta: dict, source: str):
+    def __init__(self, model, classes: ClassMapping, input_size: tuple[int, int], tta_cfg: dict, source: str):
         self.model, self.classes, self.source = model, classes, source
         self.input_size = input_size
-        self.sizes = scaled_sizes(*input_size, tta["scales"])
-        self.flip = tta["flip"]
+        self.sizes = tta.scaled_sizes(*input_size, tta_cfg["scales"])
+        self.flip = tta_cfg["flip"]
         # One trace for every crop size, batch size and image: shapes are left open.
-        self._scores = tf.function(self.scores_graph, input_signature=(tf.TensorSpec([None, None, None, 3], tf.uint8),))
+        self._scores = tf.function(self.scores_graph, input_signature=(_CROPS,))
+        self._views = tf.function(lambda crops: tta.views(tf.cast(crops, tf.float32), self.sizes, self.flip),
+                                  input_signature=(_CROPS,))
+        self._probabilities = tf.function(lambda images: tta.probabilities(self.model, images),
+                                          input_signature=(tf.TensorSpec([None, None, None, 3], tf.float32),))
+        per_view = [tf.TensorSpec([None, None, None, len(classes.out_classes)], tf.float32)] * len(self.sizes)
+        self._combine = tf.function(lambda scores, size: tta.combine(scores, size, self.flip),
+                                    input_signature=(per_view, tf.TensorSpec([2], tf.int32)))
 
     @classmethod
-    def from_source(cls, source: ModelSource, tta: dict) -> "Predictor":
-        return cls(load_checkpoint_model(source), source.info.classes, source.info.input_size, tta,
+    def from_source(cls, source: ModelSource, tta_cfg: dict) -> "Predictor":
+        return cls(load_checkpoint_model(source), source.info.classes, source.info.input_size, tta_cfg,
                    str(source.checkpoint.resolve()))
 
     @property
@@ -40,7 +52,17 @@ class Predictor:
         return self._scores(crops).numpy()
 
     def scores_graph(self, crops: tf.Tensor) -> tf.Tensor:
-        """`scores` as TensorFlow ops: bilinear (half-pixel centres, as OpenCV's) to each view size, in float."""
-        pixels = tf.cast(crops, tf.float32)
-        views = [tf.image.resize(pixels, size, method="bilinear") for size in self.sizes]
-        return average_scores(self.model, views, tf.shape(crops)[1:3], self.flip)
+        """`scores` as TensorFlow ops."""
+        return tta.average_scores(self.model, tf.cast(crops, tf.float32), self.sizes, self.flip)
+
+    def views(self, crops: np.ndarray) -> list[np.ndarray]:
+        """The model inputs of [B, h, w, 3] uint8 crops: per TTA scale, float32 [B (×2 with flips), H, W, 3]."""
+        return [v.numpy() for v in self._views(crops)]
+
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        """The model stage: softmax scores of model inputs of one size, however many crops they come from."""
+        return self._probabilities(images).numpy()
+
+    def combine(self, per_view: list[np.ndarray], size: tuple[int, int]) -> np.ndarray:
+        """Each view's scores back at the crops' `size`, averaged: what `scores` returns."""
+        return self._combine(per_view, np.asarray(size, np.int32)).numpy()

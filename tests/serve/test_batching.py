@@ -1,0 +1,98 @@
+"""The batcher on its own: crops of concurrent callers share model calls, by size, up to max_batch, in order."""
+import threading
+
+import numpy as np
+
+from trainer.serve.batching import Batcher
+
+
+class Stage:
+    """A model stage that remembers its batches and maps each input to its mean (so outputs identify inputs)."""
+
+    def __init__(self, gate: threading.Event | None = None):
+        self.batches, self.gate = [], gate
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        if self.gate:
+            self.gate.wait(10)
+        self.batches.append(images.shape)
+        return images.mean(axis=(1, 2, 3))
+
+
+def _inputs(count: int, size: int, first: int) -> np.ndarray:
+    return np.stack([np.full((size, size, 3), first + i, np.float32) for i in range(count)])
+
+
+def test_a_lone_caller_is_not_kept_waiting_for_company():
+    stage = Stage()
+    batcher = Batcher(stage, max_batch=8, wait=60.0, working=lambda: 1)
+    try:
+        futures = batcher.submit(_inputs(3, 4, 0))
+        np.testing.assert_array_equal([f.result(timeout=10) for f in futures][0], [0, 1, 2])   # not after 60 s
+    finally:
+        batcher.close()
+    assert stage.batches == [(3, 4, 4, 3)]
+
+
+def test_waiting_inputs_are_batched_by_size_up_to_max_batch_in_order():
+    gate = threading.Event()
+    stage = Stage(gate)
+    batcher = Batcher(stage, max_batch=4, wait=0.0, working=lambda: 4)
+    try:
+        first = batcher.submit(_inputs(1, 4, 100))   # the stage holds every batch until the gate opens
+        later = [batcher.submit(_inputs(3, 4, 0)), batcher.submit(_inputs(2, 6, 10)), batcher.submit(_inputs(6, 4, 20))]
+        gate.set()
+        results = [Batcher.gather(f) for f in [first] + later]
+    finally:
+        batcher.close()
+    np.testing.assert_array_equal(results[1], [0, 1, 2])
+    np.testing.assert_array_equal(results[2], [10, 11])
+    np.testing.assert_array_equal(results[3], [20, 21, 22, 23, 24, 25])
+    # 6 inputs of size 4 go in pieces of at most 4; inputs of different sizes never share a call
+    assert all(shape[0] <= 4 for shape in stage.batches)
+    assert sorted(s for s in stage.batches if s[1] == 6) == [(2, 6, 6, 3)]
+    assert sum(s[0] for s in stage.batches) == 12
+
+
+def test_concurrent_callers_share_model_calls_and_get_their_own_outputs():
+    stage = Stage()
+    callers = 12
+    batcher = Batcher(stage, max_batch=8, wait=0.5, working=lambda: callers)
+    results, start = {}, threading.Barrier(callers)
+
+    def call(i):
+        start.wait()
+        results[i] = Batcher.gather(batcher.submit(_inputs(1, 4, i)))
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(callers)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    finally:
+        batcher.close()
+    assert {i: float(r[0]) for i, r in results.items()} == {i: float(i) for i in range(callers)}
+    assert len(stage.batches) < callers and max(s[0] for s in stage.batches) > 1
+
+
+def test_a_failing_model_call_fails_its_callers_and_the_batcher_goes_on():
+    calls = []
+
+    def stage(images):
+        calls.append(len(images))
+        if len(calls) == 1:
+            raise RuntimeError("out of memory")
+        return images.mean(axis=(1, 2, 3))
+
+    batcher = Batcher(stage, max_batch=8, wait=0.0, working=lambda: 1)
+    try:
+        failed = batcher.submit(_inputs(1, 4, 0))
+        try:
+            Batcher.gather(failed)
+            raise AssertionError("the error was lost")
+        except RuntimeError as error:
+            assert "out of memory" in str(error)
+        np.testing.assert_array_equal(Batcher.gather(batcher.submit(_inputs(1, 4, 7))), [7])
+    finally:
+        batcher.close()

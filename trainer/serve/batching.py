@@ -1,0 +1,120 @@
+"""Crops of concurrent requests scored in one model call.
+
+Requests run in their own threads and hand the model stage's inputs (trainer.infer.predictor's `views`) to one
+batching thread, which runs the model on the oldest waiting crops together with every waiting crop of the same
+size, up to `max_batch`, after waiting at most `wait` for company. It does not wait when every request being served
+already has its crops in the batch, so a lone request is not delayed at all.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+
+@dataclass(eq=False)
+class _Piece:
+    images: np.ndarray
+    owner: int                          # the requesting thread
+    future: Future = field(default_factory=Future)
+
+
+class Batcher:
+    """`stage` maps a batch of same-size inputs to their outputs; `working()` is how many requests are being served
+    (so the batcher knows when nobody else can join); `on_batch(n)` hears each batch's size."""
+
+    def __init__(self, stage: Callable[[np.ndarray], np.ndarray], max_batch: int, wait: float,
+                 working: Callable[[], int], on_batch: Callable[[int], None] = lambda n: None):
+        self.stage, self.max_batch, self.wait = stage, max_batch, wait
+        self.working, self.on_batch = working, on_batch
+        self._pending: list[_Piece] = []
+        self._changed = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._serve, name="batcher", daemon=True)
+        self._thread.start()
+
+    def submit(self, images: np.ndarray) -> list[Future]:
+        """Queue `images` (in pieces of at most max_batch); their outputs come back in the futures, in order."""
+        owner = threading.get_ident()
+        pieces = [_Piece(images[start:start + self.max_batch], owner)
+                  for start in range(0, len(images), self.max_batch)]
+        with self._changed:
+            if self._closed:
+                raise RuntimeError("the batcher is closed")
+            self._pending.extend(pieces)
+            self._changed.notify_all()
+        return [piece.future for piece in pieces]
+
+    @staticmethod
+    def gather(futures: list[Future]) -> np.ndarray:
+        outputs = [future.result() for future in futures]
+        return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
+
+    def close(self) -> None:
+        """Finish what is queued, then stop the thread."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        self._thread.join()
+
+    def _serve(self) -> None:
+        while True:
+            batch = self._take()
+            if not batch:
+                return
+            try:
+                outputs = self.stage(np.concatenate([piece.images for piece in batch]))
+            except BaseException as error:   # noqa: BLE001 — the requests waiting on it report it
+                for piece in batch:
+                    piece.future.set_exception(error)
+                continue
+            self.on_batch(len(outputs))
+            start = 0
+            for piece in batch:
+                piece.future.set_result(outputs[start:start + len(piece.images)])
+                start += len(piece.images)
+
+    def _take(self) -> list[_Piece]:
+        """The oldest waiting piece and the waiting pieces of its size, once the batch is full, nobody else can
+        join, or `wait` has passed; [] once closed and drained."""
+        with self._changed:
+            while not self._pending:
+                if self._closed:
+                    return []
+                self._changed.wait()
+            deadline = time.monotonic() + self.wait
+            while True:
+                batch = self._company(self._pending[0])
+                left = deadline - time.monotonic()
+                if (sum(len(p.images) for p in batch) >= self.max_batch or left <= 0 or self._closed
+                        or len({p.owner for p in self._pending}) >= self.working()):
+                    break
+                self._changed.wait(left)
+            for piece in batch:
+                self._pending.remove(piece)
+            return batch
+
+    def _company(self, first: _Piece) -> list[_Piece]:
+        batch, size = [], 0
+        for piece in self._pending:
+            if piece.images.shape[1:] == first.images.shape[1:] and size + len(piece.images) <= self.max_batch:
+                batch.append(piece)
+                size += len(piece.images)
+        return batch
+
+
+class BatchedScorer:
+    """A scorer (trainer.infer.predictor.Predictor, or an exported model's) whose model stage runs in the batcher:
+    what an inference session scores with in the server."""
+
+    def __init__(self, scorer, batcher: Batcher):
+        self.scorer, self.batcher = scorer, batcher
+        self.classes, self.source = scorer.classes, scorer.source
+
+    def scores(self, crops: np.ndarray) -> np.ndarray:
+        futures = [self.batcher.submit(images) for images in self.scorer.views(crops)]
+        return self.scorer.combine([Batcher.gather(f) for f in futures], crops.shape[1:3])
