@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO, run_script
+from tests.serve.server import Server
 from trainer.data.demo import write_synthetic_project
 from trainer.data.images import read_image
 from trainer.data.supervisely import read_project
@@ -274,3 +275,24 @@ def test_infer_py_refuses_what_an_export_cannot_change(exported, tiny_project, t
                         "--output", str(tmp_path / "out"), *(arg for s in sets for arg in ("--set", s)))
     assert result.returncode == 2 and result.stderr.startswith(message), result.stderr
     assert not (tmp_path / "out").exists()
+
+
+@needs_export
+@pytest.mark.parametrize("model", ["saved_model", "model_float32.tflite"])
+def test_server_runs_exported_models(model, exported, checkpoint_inference, tiny_project):
+    server = Server(exported / model)
+    try:
+        for sample in read_project(tiny_project).samples:
+            response = server.post("/inference_image", files={"files": (sample.name, sample.image_path.read_bytes())},
+                                   data={"settings": json.dumps({"annotation": sample.raw_ann})})
+            assert response.status_code == 200, response.text
+            expected = json.loads((checkpoint_inference / sample.dataset / "ann" / f"{sample.name}.json").read_text())
+            if model == "saved_model":   # the checkpoint's own computation: the same annotation
+                assert response.json()["annotation"] == expected
+            else:   # float32 TFLite: the same classes present (logits agree to 1e-6)
+                assert ({o["classTitle"] for o in response.json()["annotation"]["objects"]}
+                        == {o["classTitle"] for o in expected["objects"]})
+        kind = "tflite" if model.endswith(".tflite") else "saved_model"
+        assert server.post("/get_session_info").json()["model_format"] == kind
+    finally:
+        assert server.stop() == 0

@@ -1,0 +1,143 @@
+"""Server load: a benchmark, not a test. Run `python bench/serve_load.py [--requests N] [--endurance N]`.
+
+A real `python -m trainer.serve` process on 127.0.0.1 (a free port) with the mobilenetv2_deeplabv3 preset at
+513×513 (random weights: speed does not depend on them), called over HTTP (`/inference_image`, full_image) with JPEGs
+of mixed sizes by 1, 4 and 16 concurrent clients, a bounded number of requests each. It prints per client count the
+throughput, p50 / p95 / p99 latency and errors (must be 0), beside
+- a bare batched model call at --max-batch on in-memory tensors (target: 16 clients ≥ 0.8× its images/s);
+- a bare batch-1 model call plus decoding one image (target: 1 client's p50 ≤ 1.25× it);
+then the server's RSS before and after --endurance more requests (target: growth ≤ 5%).
+Timings depend on what else the machine runs: the load average is printed with them.
+"""
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import trainer  # noqa: E402,F401 — sets TF_USE_LEGACY_KERAS before TensorFlow loads
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from tests.serve.server import Server  # noqa: E402
+from trainer.config.resolve import resolve_train_config  # noqa: E402
+from trainer.data.classes import ordered_mapping, voc_color  # noqa: E402
+from trainer.data.images import decode_image_bytes  # noqa: E402
+from trainer.model.zoo import class_titles  # noqa: E402
+
+PRESET = "mobilenetv2_deeplabv3"
+SIZES = [(513, 513), (480, 640), (375, 500), (600, 800), (333, 250)]   # (height, width)
+
+
+def _model(folder: Path):
+    """The preset with random weights and VOC's 21 classes, as a checkpoint folder; and its network."""
+    from trainer.model.builder import build_model
+    from trainer.model.checkpoint_info import CheckpointInfo
+    from trainer.model.checkpoints import write_folder
+
+    cfg = resolve_train_config(None, PRESET, [])
+    titles = class_titles("voc", cfg["special_classes"]["background"])
+    info = CheckpointInfo(cfg, ordered_mapping(titles, {t: voc_color(i) for i, t in enumerate(titles)}, "neutral"))
+    write_folder(folder, build_model(cfg["model"], len(titles)), info)
+    return info
+
+
+def _images(count: int) -> list[bytes]:
+    rng = np.random.default_rng(0)
+    images = []
+    for i in range(count):
+        height, width = SIZES[i % len(SIZES)]
+        smooth = cv2.resize(rng.integers(0, 256, (height // 16 + 1, width // 16 + 1, 3), np.uint8), (width, height))
+        images.append(cv2.imencode(".jpg", smooth)[1].tobytes())
+    return images
+
+
+def _bare(folder: Path, max_batch: int, images: list[bytes], repeats: int = 5) -> tuple[float, float]:
+    """(images/s of the model stage at max_batch, seconds of one batch-1 model call plus decoding one image)."""
+    from trainer.infer.predictor import Predictor
+    from trainer.model.checkpoint_folders import ModelSource
+
+    predictor = Predictor.from_source(ModelSource.locate(folder), {"scales": [1.0], "flip": False})
+    height, width = predictor.input_size
+    batch = np.random.default_rng(1).uniform(0, 255, (max_batch, height, width, 3)).astype(np.float32)
+
+    def timed(run) -> float:
+        run()
+        started = time.perf_counter()
+        for _ in range(repeats):
+            run()
+        return (time.perf_counter() - started) / repeats
+
+    batched = max_batch / timed(lambda: predictor.probabilities(batch))
+    single = timed(lambda: predictor.probabilities(batch[:1]))
+    decode = statistics.mean(timed(lambda data=data: decode_image_bytes(data)) for data in images[:len(SIZES)])
+    return batched, single + decode
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def _load(server: Server, images: list[bytes], clients: int, requests: int) -> dict:
+    def call(i: int) -> tuple[float, int]:
+        started = time.perf_counter()
+        response = server.post("/inference_image", files={"files": (f"{i}.jpg", images[i % len(images)])})
+        return time.perf_counter() - started, response.status_code
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        results = list(pool.map(call, range(requests)))
+    elapsed = time.perf_counter() - started
+    latencies = sorted(seconds for seconds, _ in results)
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, round(p / 100 * (len(latencies) - 1)))] * 1000
+    return {"clients": clients, "requests": requests, "images_per_s": requests / elapsed, "p50": pct(50),
+            "p95": pct(95), "p99": pct(99), "errors": sum(status != 200 for _, status in results)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--requests", type=int, default=48, help="requests per client count (default 48)")
+    p.add_argument("--endurance", type=int, default=2000, help="requests between the RSS readings (default 2000)")
+    p.add_argument("--max-batch", type=int, default=8)
+    args = p.parse_args()
+    images = _images(40)
+    with tempfile.TemporaryDirectory() as work:
+        folder = Path(work) / PRESET
+        _model(folder)
+        bare_batched, bare_single = _bare(folder, args.max_batch, images)
+        print(f"load average {os.getloadavg()[0]:.2f}; {PRESET} at 513², 21 classes, JPEGs of {len(SIZES)} sizes")
+        print(f"bare model call: batch {args.max_batch} {bare_batched:.2f} img/s; batch 1 + decoding "
+              f"{bare_single * 1000:.0f} ms")
+        server = Server(folder, "--max-batch", str(args.max_batch))
+        try:
+            rows = [_load(server, images, clients, args.requests) for clients in (1, 4, 16)]
+            for row in rows:
+                print(f"{row['clients']:>2} client(s): {row['images_per_s']:.2f} img/s  p50 {row['p50']:.0f} ms  "
+                      f"p95 {row['p95']:.0f} ms  p99 {row['p99']:.0f} ms  errors {row['errors']}/{row['requests']}")
+            print(f"16 clients / bare batched: {rows[2]['images_per_s'] / bare_batched:.2f} (target ≥ 0.8); "
+                  f"1 client p50 / (bare batch 1 + decoding): {rows[0]['p50'] / 1000 / bare_single:.2f} "
+                  "(target ≤ 1.25)")
+            before = _rss_mb(server.process.pid)
+            endurance = _load(server, images, 16, args.endurance)
+            after = _rss_mb(server.process.pid)
+            print(f"RSS {before:.0f} MB → {after:.0f} MB after {args.endurance} more requests "
+                  f"({100 * (after / before - 1):+.1f}%, target ≤ +5%); errors {endurance['errors']}")
+        finally:
+            status = server.stop()
+        print(f"server stopped with status {status}")
+
+
+if __name__ == "__main__":
+    main()
