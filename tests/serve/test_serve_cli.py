@@ -11,7 +11,7 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.conftest import run_cli_reporting_tensorflow, run_script
+from tests.conftest import run_cli_reporting_tensorflow
 from tests.serve.server import Server
 from trainer.config.resolve import resolve_infer_config
 from trainer.data.geometry import decode_bitmap
@@ -54,11 +54,23 @@ def _annotate(server, sample, mode: dict, with_annotation: bool = True) -> reque
                        data={"settings": json.dumps(settings)})
 
 
+@pytest.fixture(scope="module")
+def infer_py_predictor(trained_run):
+    from trainer.infer.predictor import Predictor
+    from trainer.model.checkpoint_folders import ModelSource
+
+    return Predictor.from_source(ModelSource.locate(trained_run), resolve_infer_config(None, [])["tta"])
+
+
 @pytest.mark.parametrize("mode", MODES, ids=str)
-def test_inference_image_is_what_infer_py_writes(server, trained_run, tiny_project, samples, tmp_path, mode):
-    result = run_script("infer.py", "--model", str(trained_run), "--project", str(tiny_project), "--output",
-                        str(tmp_path / "out"), "--set", f"mode={json.dumps(MODES[mode])}")
-    assert result.returncode == 0, result.stderr
+def test_inference_image_is_what_infer_py_writes(server, infer_py_predictor, tiny_project, samples, tmp_path, mode):
+    """infer.py's own job (its config resolution, session and project writer), run here to spare a TensorFlow start
+    per mode."""
+    from trainer.infer.run import infer_project
+    from trainer.infer.session import InferenceSession
+
+    cfg = resolve_infer_config(None, [f"mode={json.dumps(MODES[mode])}"])
+    assert not infer_project(InferenceSession(infer_py_predictor, cfg), read_project(tiny_project), tmp_path / "out")
     for sample in samples:
         response = _annotate(server, sample, MODES[mode])
         assert response.status_code == 200, response.text
