@@ -1,5 +1,7 @@
 """The one place that decides what a user error is: exit 2, one line per problem, no traceback."""
 
+EXIT_USER_ERROR = 2
+
 
 class UserError(Exception):
     """A problem the user can fix (config, data, paths)."""

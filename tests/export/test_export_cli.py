@@ -196,7 +196,8 @@ def unusable_calibration(tmp_path_factory):
 
 @pytest.mark.parametrize("case", ["not a model", "unknown format", "unknown type", "no train split",
                                   "no readable image", "existing output", "tta into tflite", "quantize without tflite",
-                                  "check without the tag", "check with other classes"])
+                                  "check without the tag", "check with other classes",
+                                  "check with no readable image"])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, trained_run, tiny_project, unusable_calibration,
                                                             tmp_path):
     no_train, broken, other = unusable_calibration
@@ -221,6 +222,10 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, trained_run, t
         "check with other classes": ([str(trained_run), "--output", str(out), "--check", str(other)],
                                      f"error: --check {other}: the model's classes do not match the project's: "
                                      'class "zebra" is in the project but not in the checkpoint'),
+        "check with no readable image": ([str(trained_run), "--output", str(out), "--formats", "saved_model",
+                                          "--check", str(broken)],
+                                         f'error: --check {broken}: none of the 1 images tagged "val" is readable '
+                                         f"({next(broken.glob('*/img/*'))}: not a readable image"),
     }[case]
     result = export(*args)
     assert result.returncode == 2 and result.stderr.startswith(message), result.stderr

@@ -6,9 +6,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from trainer.errors import UserError
+from trainer.errors import EXIT_USER_ERROR, UserError
 
-EXIT_OK, EXIT_FAILURE, EXIT_USER_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILURE, EXIT_INTERRUPTED = 0, 1, 130
 
 # Where runs go by default, and where infer.py looks for the newest one.
 RUNS_ROOT = Path("runs")

@@ -32,7 +32,7 @@ def measure(export_dir: Path, checkpoint: Path, model_cfg: dict, cfg: dict, file
         for threads in THREADS:
             out = Path(tmp) / f"{threads}.json"
             job = {"export_dir": str(export_dir), "checkpoint": str(checkpoint), "model": model_cfg, "cfg": cfg,
-                   "files": list(files), "project": str(images.project), "tag": images.tag, "threads": threads,
+                   "files": {name: entry.get("quantize") for name, entry in files.items()}, "project": str(images.project), "tag": images.tag, "threads": threads,
                    "quality": threads == THREADS[-1], "output": str(out)}
             run_child("trainer.export.report", job, f"export report ({threads} thread(s))")
             runs[threads] = json.loads(out.read_text())
@@ -40,23 +40,38 @@ def measure(export_dir: Path, checkpoint: Path, model_cfg: dict, cfg: dict, file
     for i, row in enumerate(rows):
         row["bytes"] = files[row["file"]]["bytes"] if row["file"] in files else None
         row["ms_per_image"] = {str(t): runs[t]["rows"][i]["ms_per_image"] for t in THREADS}
-    return {"images": runs[THREADS[-1]]["images"], "tag": images.tag, "project": str(images.project),
-            "accuracy": images.tag is not None, "rows": rows}
+    return {"images": runs[THREADS[-1]]["images"], "unreadable": runs[THREADS[-1]]["unreadable"], "tag": images.tag,
+            "project": str(images.project), "accuracy": images.tag is not None, "rows": rows}
 
 
 def check_project(root: Path, tag: str, classes) -> None:
     """A project the report can score: images with `tag`, and exactly the model's classes (as --evaluate needs)."""
     from trainer.data.classes import project_mismatch
+    from trainer.data.images import decode_image
     from trainer.data.project import open_project
     from trainer.errors import DataError, UserError
 
     project = open_project(root, decode_images=False)
-    if not any(tag in s.tags for s in project.samples):
+    tagged = [s for s in project.samples if tag in s.tags]
+    if not tagged:
         raise DataError(f'--check {root}: no image tagged "{tag}" to check the exports on')
+    unreadable = []
+    for sample in tagged:   # up to the first readable one: found before minutes of conversion, not after
+        try:
+            decode_image(sample.image_path)
+            break
+        except ValueError as error:
+            unreadable.append(f"{sample.image_path}: {error}")
+    else:
+        raise DataError(_none_readable(root, tag, unreadable))
     differences = project_mismatch(project.meta, classes)
     if differences:
         raise UserError(*(f"--check {root}: the model's classes do not match the project's: {line}"
                           for line in differences))
+
+
+def _none_readable(root, tag: str, unreadable: list[str]) -> str:
+    return f'--check {root}: none of the {len(unreadable)} images tagged "{tag}" is readable ({unreadable[0]})'
 
 
 # Images a report without ground truth is timed on.
@@ -77,7 +92,8 @@ def table(report: dict) -> list[str]:
            for line in lines]
     what = (f'{report["images"]} image(s) tagged "{report["tag"]}" of {report["project"]}' if report["accuracy"] else
             f"{report['images']} demo image(s): no project with ground truth reachable, sizes and speeds only")
-    return [f"export report over {what}:", *out]
+    unreadable = [f"  (not readable, left out: {line})" for line in report["unreadable"]]
+    return [f"export report over {what}:", *out, *unreadable]
 
 
 def _fmt(value, spec: str = ".4f") -> str:
@@ -90,23 +106,32 @@ def _run(job: dict) -> None:
 
     tf.config.threading.set_intra_op_parallelism_threads(job["threads"])
     tf.config.threading.set_inter_op_parallelism_threads(job["threads"])
-    from trainer.data.images import read_image
+    from trainer.data.images import decode_image
     from trainer.data.project import open_project
     from trainer.export.graphs import SavedModelScorer, frozen_labels
-    from trainer.export.tflite import TfliteModel
+    from trainer.export.tflite import QUANTIZATIONS, TfliteModel
     from trainer.infer.backends import SAVED_MODEL
     from trainer.infer.evaluate import Evaluation
     from trainer.infer.predictor import Predictor
     from trainer.model.checkpoint_folders import ModelSource
     from trainer.model.checkpoint_info import CheckpointInfo
+    from trainer.errors import DataError
 
     export_dir, checkpoint = Path(job["export_dir"]), Path(job["checkpoint"])
     source = ModelSource(checkpoint, CheckpointInfo.read(checkpoint), job["model"])
     classes, tta = source.info.classes, job["cfg"]["tta"]
     project = open_project(Path(job["project"]), decode_images=False)
-    samples = [s for s in project.samples if job["tag"] is None or job["tag"] in s.tags][
-        :None if job["tag"] else _DEMO_IMAGES]
-    images = [read_image(s.image_path) for s in samples]
+    samples, images, unreadable = [], [], []
+    for sample in (s for s in project.samples if job["tag"] is None or job["tag"] in s.tags):
+        try:
+            images.append(decode_image(sample.image_path))
+            samples.append(sample)
+        except ValueError as error:
+            unreadable.append(f"{sample.image_path}: {error}")
+        if job["tag"] is None and len(images) == _DEMO_IMAGES:
+            break
+    if not images:
+        raise DataError(_none_readable(job["project"], job["tag"], unreadable))
     evaluation = Evaluation(project, classes, job["tag"]) if job["quality"] and job["tag"] else None
 
     def probabilities(scorer):
@@ -133,15 +158,18 @@ def _run(job: dict) -> None:
             original = original or (labels, outputs)
             row["agreement"] = float(sum((a == b).sum() for a, b in zip(labels, original[0]))
                                      / sum(a.size for a in labels))
-            float_probabilities = outputs[0].ndim == 3 and not name.startswith(("model_int8", "model_uint8"))
+            integer = name in job["files"] and QUANTIZATIONS.get(job["files"][name], (False,))[0]
+            float_probabilities = outputs[0].ndim == 3 and not integer
             row["max_probability_difference"] = (float(max(np.abs(a - b).max() for a, b in zip(outputs, original[1])))
                                                  if float_probabilities else None)
             if evaluation is not None:
                 report = evaluation.report([evaluation.confusion(s, l) for s, l in zip(samples, labels)])
                 row["mean_iou"], row["pixel_accuracy"] = report["mean_iou"], report["pixel_accuracy"]
         rows.append(row)
-    Path(job["output"]).write_text(json.dumps({"images": len(images), "rows": rows}))
+    Path(job["output"]).write_text(json.dumps({"images": len(images), "unreadable": unreadable, "rows": rows}))
 
 
 if __name__ == "__main__":   # `python -m trainer.export.report JOB`
-    _run(json.loads(sys.argv[1]))
+    from trainer.cli.common import run_cli
+
+    sys.exit(run_cli(lambda argv: _run(json.loads(argv[0])), sys.argv[1:]))
