@@ -177,7 +177,10 @@ def test_verify_exits_2_on_a_conversion_that_is_not_the_graph(tmp_path, capsys):
 def test_frozen_graph_refusals(exported_graph, zoo_folder, tmp_path, capsys):
     """What fixes the weights must be the preset's (both named); --verify needs a graph. Exit 2, nothing written."""
     graph, _ = exported_graph
+    garbage = tmp_path / "frozen_inference_graph.pb"
+    garbage.write_bytes(b"\x00not a graph\xff" * 8)
     cases = {
+        (str(garbage),): f"error: {garbage}: not a frozen TF1 graph (no GraphDef with constants)",
         (str(graph), "--set", "model.decoder=true", *OS16_RATES):
             f"error: CHECKPOINT {graph}: has no decoder (decoder/…), but model.decoder is true in preset "
             "mobilenetv2_dm05_voc (with --set)",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from google.protobuf.message import DecodeError
 
 from trainer.errors import UserError
 
@@ -37,7 +38,7 @@ class FrozenGraph:
             graph_def.ParseFromString(Path(path).read_bytes())
         except OSError as err:
             raise UserError(f"{path}: cannot read ({err.strerror})") from None
-        except Exception:  # noqa: BLE001 — protobuf's DecodeError has no stable import path
+        except DecodeError:
             graph_def.Clear()
         if not any(node.op == "Const" for node in graph_def.node):
             raise UserError(f"{path}: not a frozen TF1 graph (no GraphDef with constants)")
@@ -99,10 +100,10 @@ class FrozenGraph:
 
     def run(self, images: list[np.ndarray], tensor: str) -> list[np.ndarray]:
         """`tensor` for each uint8 RGB image [H, W, 3], fed one at a time as `ImageTensor`."""
+        if INPUT[:-2] not in self.nodes:
+            raise UserError(f"{self.path}: no {INPUT[:-2]} input: not research/deeplab's export contract")
         graph = tf.Graph()
         with graph.as_default():
             tf.compat.v1.import_graph_def(self.graph_def, name="")
-        if INPUT[:-2] not in self.nodes:
-            raise UserError(f"{self.path}: no {INPUT[:-2]} input: not research/deeplab's export contract")
         with tf.compat.v1.Session(graph=graph) as session:
             return [session.run(tensor, {INPUT: image[None]})[0] for image in images]

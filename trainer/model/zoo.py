@@ -1,5 +1,6 @@
-"""A research/deeplab model-zoo checkpoint as one of our checkpoint folders (config.json + weights/, what training
-writes), so infer.py, load_model and init_weights use it as is."""
+"""A research/deeplab model-zoo checkpoint or frozen graph as one of our checkpoint folders (config.json + weights/,
+what training writes), so infer.py, load_model and init_weights use it as is; a graph's export stride and rates become
+the folder's inference defaults."""
 from importlib import resources
 from pathlib import Path
 
