@@ -312,20 +312,22 @@ def test_what_fixes_the_weights_must_agree_and_both_sides_are_named(zoo_tarball)
     folder, _ = zoo_tarball
     graph = str(folder / FROZEN_GRAPH_FILE)
     tensors = Tf1Source(graph, FROZEN_GRAPH).open()
+    cfg = {**MNV2, "atrous_rates": [6, 12, 18]}
+    ours = tf1_variables(build_model(cfg, CLASSES))   # the graph's own architecture
+    assert architecture_problems(tensors, Tf1Target(cfg), ours, check_classes=True) == []
     cases = [
         ({"decoder": True}, f"init_weights {graph}: has no decoder (decoder/…), but model.decoder is true in the config"),
         ({"atrous_rates": []}, f"init_weights {graph}: has 3 atrous ASPP branch(es) (aspp1…), but model.atrous_rates "
                                "[] has 0 in the config"),
-        ({"depth_multiplier": 1.0}, f"init_weights {graph}: MobilenetV2/Conv/weights has 16 output channels (depth "
-                                    "multiplier about 0.5), but 32 with model.depth_multiplier 1.0 in the config"),
+        ({**XCEPTION, "decoder": False}, f"init_weights {graph}: holds the backbone MobilenetV2, but model.backbone is "
+                                         "'xception_65' (xception_65) in the config"),
     ]
     for change, message in cases:
-        cfg = {**MNV2, "atrous_rates": [6, 12, 18], **change}
-        with pytest.raises(UserError) as err:
-            load_tf1(build_model(cfg, CLASSES), tensors, Tf1Target(cfg), skip_classifier=True)
-        assert err.value.lines == [message]
-    ours = tf1_variables(build_model({**MNV2, "atrous_rates": [6, 12, 18]}, CLASSES))
-    assert architecture_problems(tensors, Tf1Target(XCEPTION, "CHECKPOINT", "preset xception65_voc"),
-                                 ours, check_classes=True) == [
-        f"CHECKPOINT {graph}: holds the backbone MobilenetV2, but model.backbone is 'xception_65' (xception_65) in "
-        "preset xception65_voc"]
+        assert architecture_problems(tensors, Tf1Target({**cfg, **change}), ours, check_classes=True) == [message]
+    # Through load_tf1, with the model of the config: refused before anything is assigned.
+    wide = {**cfg, "depth_multiplier": 1.0}
+    with pytest.raises(UserError) as err:
+        load_tf1(build_model(wide, CLASSES), tensors, Tf1Target(wide, "CHECKPOINT", "preset mobilenetv2_voc"),
+                 skip_classifier=True)
+    assert err.value.lines == [f"CHECKPOINT {graph}: MobilenetV2/Conv/weights has 16 output channels (depth multiplier "
+                               "about 0.5), but 32 with model.depth_multiplier 1.0 in preset mobilenetv2_voc"]
