@@ -186,9 +186,9 @@ def test_frozen_graph_refusals(exported_graph, zoo_folder, tmp_path, capsys):
             "mobilenetv2_dm05_voc (with --set)",
         (str(graph),): f"error: CHECKPOINT {graph}: has 3 atrous ASPP branch(es) (aspp1…), but model.atrous_rates [] "
                        "has 0 in preset mobilenetv2_dm05_voc (with --set)",
-        (str(zoo_folder[0]), "--verify"): "error: --verify: runs the original frozen graph, and there is no "
-                                          f"frozen_inference_graph.pb beside TF1 checkpoint {zoo_folder[0]}/model.ckpt: pass the "
-                                          "graph as CHECKPOINT",
+        (str(zoo_folder[0]), "--verify"):
+            "error: --verify: runs the original frozen graph, and there is no frozen_inference_graph.pb beside TF1 "
+            f"checkpoint {zoo_folder[0]}/model.ckpt: pass the graph as CHECKPOINT",
     }
     for i, (args, message) in enumerate(cases.items()):
         code = main([args[0], "--preset", "mobilenetv2_dm05_voc", "--classes", "voc", "--output",

@@ -316,7 +316,8 @@ def test_what_fixes_the_weights_must_agree_and_both_sides_are_named(zoo_tarball)
     ours = tf1_variables(build_model(cfg, CLASSES))   # the graph's own architecture
     assert architecture_problems(tensors, Tf1Target(cfg), ours, check_classes=True) == []
     cases = [
-        ({"decoder": True}, f"init_weights {graph}: has no decoder (decoder/…), but model.decoder is true in the config"),
+        ({"decoder": True},
+         f"init_weights {graph}: has no decoder (decoder/…), but model.decoder is true in the config"),
         ({"atrous_rates": []}, f"init_weights {graph}: has 3 atrous ASPP branch(es) (aspp1…), but model.atrous_rates "
                                "[] has 0 in the config"),
         ({**XCEPTION, "decoder": False}, f"init_weights {graph}: holds the backbone MobilenetV2, but model.backbone is "

@@ -113,8 +113,8 @@ def verify(graph_path: Path, folder: Path, images: list[np.ndarray]) -> Verifica
     expected = graph.run(images, graph.logits_tensor())
     ours = [model(image[None].astype(np.float32)).numpy()[0] for image in images]
     if expected[0].shape != ours[0].shape:
-        raise UserError(f"frozen graph {graph_path}: its logits are {list(expected[0].shape)} for a {crop[0]}×{crop[1]} "
-                        f"image, the converted model's {list(ours[0].shape)}")
+        raise UserError(f"frozen graph {graph_path}: its logits are {list(expected[0].shape)} for a "
+                        f"{crop[0]}×{crop[1]} image, the converted model's {list(ours[0].shape)}")
     return Verification(
         images=len(images), size=crop, output_stride=settings["output_stride"], atrous_rates=settings["atrous_rates"],
         max_difference=max(float(np.abs(a - b).max()) for a, b in zip(expected, ours)),
