@@ -1,4 +1,5 @@
-"""`python -m trainer.convert_zoo CHECKPOINT --preset NAME --classes voc|cityscapes|ade20k|FILE --output DIR`."""
+"""`python -m trainer.convert_zoo CHECKPOINT --preset NAME --classes voc|cityscapes|ade20k|FILE --output DIR
+[--set ...] [--verify [IMAGE ...]]`."""
 import sys
 
 from trainer.cli.convert_zoo import main

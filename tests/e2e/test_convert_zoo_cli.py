@@ -1,5 +1,7 @@
-"""convert_zoo: a model-zoo-like TF1 checkpoint → our checkpoint folder → infer.py and load_model."""
+"""convert_zoo: a model-zoo-like TF1 checkpoint or frozen graph → our checkpoint folder → infer.py and load_model;
+--verify against the frozen graph."""
 import json
+import re
 import subprocess
 import sys
 
@@ -7,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO, run_script
-from tests.model.tf1_zoo import mobilenet_v2_names, write_tf1_checkpoint
+from tests.model.tf1_zoo import mobilenet_v2_names, write_tf1_checkpoint, write_zoo_folder
 from trainer.cli.convert_zoo import main
 from trainer.model.zoo import class_titles
 
@@ -78,7 +80,7 @@ def test_convert_refusals(zoo_folder, tmp_path, capsys):
     cases = {
         ("--classes", "voc", "--output", str(existing)): "already exists and is not empty",
         ("--classes", "cityscapes", "--output", str(tmp_path / "a")):
-            r"logits/semantic/weights: shape [1, 1, 256, 21] in the checkpoint, [1, 1, 256, 19] in the model",
+            "has 21 classes (logits/semantic/weights), but --classes cityscapes has 19",
         ("--classes", str(tmp_path / "nope.txt"), "--output", str(tmp_path / "b")): "nor a readable file",
     }
     for args, message in cases.items():
@@ -88,7 +90,7 @@ def test_convert_refusals(zoo_folder, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     result = convert_zoo(str(tmp_path / "empty"), "--preset", "mobilenetv2_dm05_voc", "--classes", "voc",
                          "--output", str(tmp_path / "c"))
-    assert result.returncode == 2 and "no TF1 checkpoint there" in result.stderr
+    assert result.returncode == 2 and "no TF1 checkpoint or frozen graph there" in result.stderr
     result = convert_zoo(str(folder), "--preset", "mobilenetv2_deeplabv3", "--classes", "voc",
                          "--output", str(tmp_path / "d"))
     assert result.returncode == 2 and 'is not "deeplab"' in result.stderr
@@ -105,3 +107,91 @@ def test_train_from_a_zoo_checkpoint(zoo_folder, tiny_project, tmp_path):
     assert (f"weights from TF1 checkpoint {folder / 'model.ckpt'} (transfer_learning): {len(values) - 2} loaded, "
             "6 ignored (optimizer slots / global_step), 2 skipped and random (the classifier logits/semantic)"
             in result.stdout)
+
+
+# ---- frozen graphs (research/deeplab's frozen_inference_graph.pb, exported at OS 8)
+
+OS16_RATES = ["--set", "model.atrous_rates=[6,12,18]"]   # the checkpoint's training setting; the graph runs 12/24/36
+
+
+@pytest.fixture(scope="module")
+def exported_graph(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("deeplabv3_mnv2_dm05_os8")
+    return folder / "frozen_inference_graph.pb", write_zoo_folder(folder, atrous_rates=[12, 24, 36])
+
+
+def test_convert_a_frozen_graph_runs_it_as_exported_and_verifies(exported_graph, tiny_project, tmp_path):
+    graph, values = exported_graph
+    out = tmp_path / "from_graph"
+    image = next(tiny_project.glob("*/img/*"))
+    result = convert_zoo(str(graph), "--preset", "mobilenetv2_dm05_voc", "--classes", "voc", "--output", str(out),
+                         *SMALL, *OS16_RATES, "--verify", str(image))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"weights from frozen graph {graph} (all variables): {len(values)} loaded\n" in result.stdout
+    assert ("the frozen graph was exported at output stride 8 with ASPP rates [12, 24, 36] (preset "
+            "mobilenetv2_dm05_voc (with --set) trains at 16 with [6, 12, 18]; same weights)") in result.stdout
+    assert re.search(r"verify: frozen graph and converted model on 1 image\(s\) at 65×65, output stride 8, ASPP "
+                     r"rates \[12, 24, 36\]: max \|logit difference\| \d\.\d\de-0[5-9] of the largest logit .*, "
+                     r"labels equal on 100\.00% of pixels — passed", result.stdout), result.stdout
+    info = json.loads((out / "config.json").read_text())
+    assert info["inference_defaults"] == {"output_stride": 8, "atrous_rates": [12, 24, 36]}
+    assert info["settings"]["model"]["output_stride"] == 16 and info["source"].endswith(str(graph))
+
+    # load_model and infer.py's source run it as exported; told otherwise, at the trained stride.
+    from trainer import load_model
+    from trainer.model.checkpoint_folders import ModelSource
+    from trainer.model.frozen_graph import FrozenGraph
+
+    source = ModelSource.locate(out)
+    assert (source.model["output_stride"], source.model["atrous_rates"]) == (8, [12, 24, 36])
+    assert source.change() == ("model run at output stride 8 with ASPP rates [12, 24, 36] (trained at 16 with "
+                               "[6, 12, 18]; same weights), as its frozen graph was exported (its inference default)")
+    told = ModelSource.locate(out, output_stride=16)
+    assert (told.model["output_stride"], told.model["atrous_rates"], told.change()) == (16, [6, 12, 18], None)
+    pixels = np.random.default_rng(0).integers(0, 256, [65, 65, 3], np.uint8)
+    frozen = FrozenGraph.load(graph)
+    expected = frozen.run([pixels], frozen.logits_tensor())[0]
+    largest = np.abs(expected).max()
+    as_exported = load_model(out)(pixels[None].astype(np.float32)).numpy()[0]
+    assert np.abs(as_exported - expected).max() <= 1e-4 * largest
+    at_16 = load_model(out, output_stride=16)(pixels[None].astype(np.float32)).numpy()[0]
+    assert np.abs(at_16 - expected).max() > 1e-2 * largest   # the stride matters: the default is not a no-op
+
+
+def test_verify_exits_2_on_a_conversion_that_is_not_the_graph(tmp_path, capsys):
+    """A zoo folder whose checkpoint is not what its graph was frozen from: CHECKPOINT = the folder converts the
+    checkpoint, --verify (default: demo images) runs the graph beside it. In-process: the exit status is run_cli's."""
+    folder = tmp_path / "tarball"
+    folder.mkdir()
+    write_zoo_folder(folder, graph_changes={"concat_projection/weights": 1.5})
+    code = main([str(folder), "--preset", "mobilenetv2_dm05_voc", "--classes", "voc", "--output",
+                 str(tmp_path / "converted"), *SMALL, "--verify"])
+    out, err = capsys.readouterr()
+    assert code == 2, out + err
+    assert re.search(r"verify: frozen graph and converted model on 4 image\(s\) at 65×65, output stride 8, ASPP "
+                     r"rates \[\]: .* — FAILED", out), out
+    assert re.search(r"^error: --verify: the converted model's logits differ from the frozen graph's by \d\.\d\de[-+]"
+                     r"\d\d of the largest logit \(more than 1e-4\)", err, re.M), err
+
+
+def test_frozen_graph_refusals(exported_graph, zoo_folder, tmp_path, capsys):
+    """What fixes the weights must be the preset's (both named); --verify needs a graph. Exit 2, nothing written."""
+    graph, _ = exported_graph
+    garbage = tmp_path / "frozen_inference_graph.pb"
+    garbage.write_bytes(b"\x00not a graph\xff" * 8)
+    cases = {
+        (str(garbage),): f"error: {garbage}: not a frozen TF1 graph (no GraphDef with constants)",
+        (str(graph), "--set", "model.decoder=true", *OS16_RATES):
+            f"error: CHECKPOINT {graph}: has no decoder (decoder/…), but model.decoder is true in preset "
+            "mobilenetv2_dm05_voc (with --set)",
+        (str(graph),): f"error: CHECKPOINT {graph}: has 3 atrous ASPP branch(es) (aspp1…), but model.atrous_rates [] "
+                       "has 0 in preset mobilenetv2_dm05_voc (with --set)",
+        (str(zoo_folder[0]), "--verify"):
+            "error: --verify: runs the original frozen graph, and there is no frozen_inference_graph.pb beside TF1 "
+            f"checkpoint {zoo_folder[0]}/model.ckpt: pass the graph as CHECKPOINT",
+    }
+    for i, (args, message) in enumerate(cases.items()):
+        code = main([args[0], "--preset", "mobilenetv2_dm05_voc", "--classes", "voc", "--output",
+                     str(tmp_path / str(i)), *SMALL, *args[1:]])
+        assert (code, capsys.readouterr().err.strip()) == (2, message)
+        assert not (tmp_path / str(i)).exists()

@@ -5,11 +5,13 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from tests.model.tf1_zoo import mobilenet_v2_names, write_tf1_checkpoint, xception_65_names
+from tests.model.tf1_zoo import mobilenet_v2_names, write_tf1_checkpoint, write_zoo_folder, xception_65_names
 from trainer.errors import UserError
 from trainer.model.builder import build_model
 from trainer.model.deeplab_layers import keras_name
-from trainer.model.tf1_import import find_tf1_checkpoint, load_tf1, tf1_variables
+from trainer.model.tf1_import import architecture_problems, load_tf1, tf1_variables
+from trainer.model.tf1_source import (CHECKPOINT, FROZEN_GRAPH, FROZEN_GRAPH_FILE, Tf1Source, Tf1Target,
+                                     find_tf1_source)
 from trainer.model.weights import init_source, initialise
 
 MNV2 = {"backbone": "mobilenet_v2", "implementation": "deeplab", "depth_multiplier": 0.5, "output_stride": 16,
@@ -47,6 +49,10 @@ def mnv2_checkpoint(tmp_path_factory):
     return folder, write_tf1_checkpoint(str(folder / "model.ckpt"), mobilenet_v2_names(0.5, CLASSES))
 
 
+def _load(model, prefix, model_cfg, kind=CHECKPOINT):
+    return load_tf1(model, Tf1Source(prefix, kind).open(), Tf1Target(model_cfg), skip_classifier=False)
+
+
 def _layer_value(model, name):
     scope, _, variable = name.rpartition("/")
     return getattr(model.network.get_layer(keras_name(scope)), ATTRIBUTES[variable]).numpy()
@@ -64,8 +70,8 @@ def test_mobilenet_v2_zoo_names_and_values(mnv2_checkpoint):
     for name, shape in MNV2_KNOWN.items():
         assert list(values[name].shape) == shape, name
     model = build_model(MNV2, CLASSES)
-    assert find_tf1_checkpoint(folder) == str(folder / "model.ckpt")
-    loaded = load_tf1(model, str(folder / "model.ckpt"), skip_classifier=False)
+    assert find_tf1_source(folder) == Tf1Source(str(folder / "model.ckpt"), CHECKPOINT)
+    loaded = _load(model, str(folder / "model.ckpt"), MNV2)
     _check_all_loaded(model, values, loaded)
     assert set(MNV2_KNOWN) <= set(loaded.loaded)
 
@@ -75,7 +81,7 @@ def test_xception_65_zoo_names_and_values(tmp_path):
     for name, shape in XCEPTION_KNOWN.items():
         assert list(values[name].shape) == shape, name
     model = build_model(XCEPTION, CLASSES)
-    loaded = load_tf1(model, str(tmp_path / "model.ckpt"), skip_classifier=False)
+    loaded = _load(model, str(tmp_path / "model.ckpt"), XCEPTION)
     _check_all_loaded(model, values, loaded)
     assert set(XCEPTION_KNOWN) <= set(loaded.loaded)
     # Parity of the stem (fixed padding on the stride-2 conv) at a k·16+1 size and an even one.
@@ -173,7 +179,7 @@ def test_mobilenet_v2_parity_stem_and_head(mnv2_checkpoint, size):
     and the whole head from the backbone features to the align-corners-resized logits."""
     folder, values = mnv2_checkpoint
     model = build_model(MNV2, CLASSES)
-    load_tf1(model, str(folder / "model.ckpt"), skip_classifier=False)
+    _load(model, str(folder / "model.ckpt"), MNV2)
     images = tf.constant(np.random.default_rng(size).uniform(0, 255, [2, size, size, 3]), tf.float32)
 
     x = images * (2 / 255) - 1
@@ -238,7 +244,7 @@ def test_missing_and_mismatched_variables_are_named(tmp_path):
     model = build_model(MNV2, CLASSES)
     before = [v.numpy() for v in model.weights]
     with pytest.raises(UserError) as err:
-        load_tf1(model, str(tmp_path / "model.ckpt"), skip_classifier=False)
+        _load(model, str(tmp_path / "model.ckpt"), MNV2)
     assert err.value.lines[0].endswith("1 variable(s) missing from the checkpoint: "
                                        "MobilenetV2/expanded_conv_3/expand/BatchNorm/moving_mean "
                                        "(is it a checkpoint of this backbone / depth_multiplier / decoder?)")
@@ -248,8 +254,8 @@ def test_missing_and_mismatched_variables_are_named(tmp_path):
 
     model = build_model(MNV2, 4)   # the classifier is checked too when it is loaded
     write_tf1_checkpoint(str(tmp_path / "ok.ckpt"), mobilenet_v2_names(0.5, CLASSES))
-    with pytest.raises(UserError, match=r"logits/semantic/weights: shape \[1, 1, 256, 21\]"):
-        load_tf1(model, str(tmp_path / "ok.ckpt"), skip_classifier=False)
+    with pytest.raises(UserError, match=r"has 21 classes \(logits/semantic/weights\), but the model has 4"):
+        _load(model, str(tmp_path / "ok.ckpt"), MNV2)
 
 
 @pytest.mark.parametrize("depth_multiplier", [0.5, 1.0])
@@ -261,3 +267,68 @@ def test_every_model_variable_has_one_tf1_name(depth_multiplier):
     assert {n: v.shape.as_list() for n, v in names.items()} == mobilenet_v2_names(depth_multiplier, CLASSES)
     if depth_multiplier == 1.0:
         assert names["MobilenetV2/expanded_conv_16/project/weights"].shape == [1, 1, 960, 320]
+
+
+# ---- frozen graphs: the same variables as Const nodes (research/deeplab's frozen_inference_graph.pb)
+
+ASPP_OS8 = [12, 24, 36]
+
+
+@pytest.fixture(scope="module")
+def zoo_tarball(tmp_path_factory):
+    """model.ckpt and the frozen_inference_graph.pb exported from it at OS 8 (ASPP 12/24/36)."""
+    folder = tmp_path_factory.mktemp("zoo_tarball")
+    return folder, write_zoo_folder(folder, atrous_rates=ASPP_OS8)
+
+
+def test_a_frozen_graph_gives_the_checkpoints_weights(zoo_tarball, tmp_path):
+    folder, values = zoo_tarball
+    cfg = {**MNV2, "atrous_rates": [6, 12, 18]}
+    graph = folder / FROZEN_GRAPH_FILE
+    assert find_tf1_source(folder) == Tf1Source(str(folder / "model.ckpt"), CHECKPOINT)   # both there: the checkpoint
+    assert find_tf1_source(graph) == Tf1Source(str(graph), FROZEN_GRAPH)
+    (tmp_path / FROZEN_GRAPH_FILE).write_bytes(graph.read_bytes())
+    assert find_tf1_source(tmp_path) == Tf1Source(str(tmp_path / FROZEN_GRAPH_FILE), FROZEN_GRAPH)
+
+    from_checkpoint, from_graph = build_model(cfg, CLASSES), build_model(cfg, CLASSES)
+    _load(from_checkpoint, str(folder / "model.ckpt"), cfg)
+    loaded = _load(from_graph, str(graph), cfg, kind=FROZEN_GRAPH)
+    # Every variable, nothing else taken for one: the graph's other constants (block shapes, sizes) are not listed.
+    assert sorted(loaded.loaded) == sorted(values) and not loaded.unused and not loaded.training_state
+    assert loaded.summary("all variables") == f"weights from frozen graph {graph} (all variables): {len(values)} loaded"
+    for ours, theirs in zip(from_graph.weights, from_checkpoint.weights):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=ours.name)
+    np.testing.assert_array_equal(_layer_value(from_graph, "aspp2_depthwise/depthwise_weights"),
+                                  values["aspp2_depthwise/depthwise_weights"])
+
+    # init_weights = the graph: transfer_learning leaves the classifier random, as from a checkpoint.
+    source = init_source({"init_weights": str(graph), "weights_init_type": "transfer_learning", "model": cfg}, None)
+    summary = initialise(build_model(cfg, 4), tf_keras.optimizers.SGD(), source)
+    assert summary == (f"weights from frozen graph {graph} (transfer_learning): {len(values) - 2} loaded, "
+                       "2 skipped and random (the classifier logits/semantic)")
+
+
+def test_what_fixes_the_weights_must_agree_and_both_sides_are_named(zoo_tarball):
+    folder, _ = zoo_tarball
+    graph = str(folder / FROZEN_GRAPH_FILE)
+    tensors = Tf1Source(graph, FROZEN_GRAPH).open()
+    cfg = {**MNV2, "atrous_rates": [6, 12, 18]}
+    ours = tf1_variables(build_model(cfg, CLASSES))   # the graph's own architecture
+    assert architecture_problems(tensors, Tf1Target(cfg), ours, check_classes=True) == []
+    cases = [
+        ({"decoder": True},
+         f"init_weights {graph}: has no decoder (decoder/…), but model.decoder is true in the config"),
+        ({"atrous_rates": []}, f"init_weights {graph}: has 3 atrous ASPP branch(es) (aspp1…), but model.atrous_rates "
+                               "[] has 0 in the config"),
+        ({**XCEPTION, "decoder": False}, f"init_weights {graph}: holds the backbone MobilenetV2, but model.backbone is "
+                                         "'xception_65' (xception_65) in the config"),
+    ]
+    for change, message in cases:
+        assert architecture_problems(tensors, Tf1Target({**cfg, **change}), ours, check_classes=True) == [message]
+    # Through load_tf1, with the model of the config: refused before anything is assigned.
+    wide = {**cfg, "depth_multiplier": 1.0}
+    with pytest.raises(UserError) as err:
+        load_tf1(build_model(wide, CLASSES), tensors, Tf1Target(wide, "CHECKPOINT", "preset mobilenetv2_voc"),
+                 skip_classifier=True)
+    assert err.value.lines == [f"CHECKPOINT {graph}: MobilenetV2/Conv/weights has 16 output channels (depth multiplier "
+                               "about 0.5), but 32 with model.depth_multiplier 1.0 in preset mobilenetv2_voc"]

@@ -30,8 +30,9 @@ def _head(cin, rates, decoder_cin, classes):
     return {**names, "logits/semantic/weights": [1, 1, 256, classes], "logits/semantic/biases": [classes]}
 
 
-def mobilenet_v2_names(depth_multiplier: float, classes: int) -> dict[str, list[int]]:
-    """DeepLabV3 MobileNetV2 (no ASPP rates, no decoder); V2_DEF gives its BatchNorm center and scale."""
+def mobilenet_v2_names(depth_multiplier: float, classes: int, atrous_rates=()) -> dict[str, list[int]]:
+    """DeepLabV3 MobileNetV2 (the zoo's: no ASPP rates, no decoder; or with ASPP branches for `atrous_rates`);
+    V2_DEF gives its BatchNorm center and scale."""
     cin = channels(32, depth_multiplier)
     names = _conv("MobilenetV2/Conv", 3, 3, cin)
     for i, (t, c, _) in enumerate(EXPANDED_CONVS):
@@ -42,7 +43,7 @@ def mobilenet_v2_names(depth_multiplier: float, classes: int) -> dict[str, list[
         names.update(_conv(f"{scope}/depthwise", 3, inner, inner, depthwise=True))
         names.update(_conv(f"{scope}/project", 1, inner, cout))
         cin = cout
-    return {**names, **_head(cin, [], 0, classes)}
+    return {**names, **_head(cin, list(atrous_rates), 0, classes)}
 
 
 def xception_65_names(classes: int) -> dict[str, list[int]]:
@@ -91,4 +92,86 @@ def write_tf1_checkpoint(prefix: str, shapes: dict[str, list[int]], extra_traini
         with tf.compat.v1.Session() as session:
             session.run(tf.compat.v1.global_variables_initializer())
             saver.save(session, prefix, write_meta_graph=False)
+    return values
+
+
+def write_frozen_graph(path, values: dict[str, np.ndarray], *, output_stride: int, atrous_rates=(),
+                       crop: int) -> None:
+    """research/deeplab's frozen_inference_graph.pb of DeepLabV3 MobileNetV2, rebuilt in TF1 from the originals'
+    rules (export_model.py, model.py, slim's mobilenet_v2; reference/deeplab.md), not from our layers, with `values`
+    (mobilenet_v2_names' layout; ASPP branches if `atrous_rates`): ImageTensor uint8 [1, H, W, 3] → padded to `crop`
+    with the mean pixel → 2/255·x − 1 → network → logits/semantic → ResizeBilinear to the logits size →
+    ResizeBilinear to the image → ArgMax → SemanticPredictions. Atrous depthwise convs are TF1's SpaceToBatchND form;
+    variables are frozen by convert_variables_to_constants, each a Const of its name with a `/read` Identity."""
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        variables = {n: v1.get_variable(n, initializer=value, use_resource=False) for n, value in values.items()}
+
+        def conv(x, scope, activation, stride=1, rate=1, epsilon=1e-3, depthwise=False):
+            with v1.name_scope(scope + "/"):
+                if depthwise:
+                    x = tf.nn.depthwise_conv2d(x, variables[f"{scope}/depthwise_weights"], [1, stride, stride, 1],
+                                               "SAME", dilations=[rate, rate], name="depthwise")
+                else:
+                    x = tf.nn.conv2d(x, variables[f"{scope}/weights"], stride, "SAME", name="Conv2D")
+                bn = [variables[f"{scope}/BatchNorm/{k}"] for k in ("gamma", "beta", "moving_mean", "moving_variance")]
+                x = v1.nn.fused_batch_norm(x, *bn, epsilon=epsilon, is_training=False, name="BatchNorm")[0]
+                return {"relu6": tf.nn.relu6, "relu": tf.nn.relu, None: tf.identity}[activation](x)
+
+        image = v1.placeholder(tf.uint8, [1, None, None, 3], name="ImageTensor")
+        size = tf.shape(image)[1:3]
+        padding = tf.maximum(crop - size, 0)
+        x = tf.pad(tf.cast(image, tf.float32) - 127.5, [[0, 0], [0, padding[0]], [0, padding[1]], [0, 0]]) + 127.5
+        padded_size = tf.shape(x)[1:3]
+        x = x * (2 / 255) - 1
+        # slim's mobilenet_base: once output_stride is reached, a stride becomes 1 and multiplies the next rates.
+        x = conv(x, "MobilenetV2/Conv", "relu6", stride=2)
+        current, rate = 2, 1
+        for i, (t, _, nominal) in enumerate(EXPANDED_CONVS):
+            scope = "MobilenetV2/expanded_conv" + (f"_{i}" if i else "")
+            if current == output_stride:
+                stride, layer_rate, rate = 1, rate, rate * nominal
+            else:
+                stride, layer_rate, current = nominal, 1, current * nominal
+            inputs = x
+            if t != 1:
+                x = conv(x, f"{scope}/expand", "relu6")
+            x = conv(x, f"{scope}/depthwise", "relu6", stride, layer_rate, depthwise=True)
+            x = conv(x, f"{scope}/project", None)
+            if stride == 1 and inputs.shape[-1] == x.shape[-1]:
+                x = x + inputs
+        pool = (crop - 1) // output_stride + 1   # model.py's scale_dimension(crop, 1 / output_stride)
+        pooled = tf.nn.avg_pool2d(x, [pool, pool], [pool, pool], "VALID", name="AvgPool")
+        pooled = conv(pooled, "image_pooling", "relu", epsilon=1e-5)
+        branches = [v1.image.resize_bilinear(pooled, [pool, pool], align_corners=True),
+                    conv(x, "aspp0", "relu", epsilon=1e-5)]
+        for i, aspp_rate in enumerate(atrous_rates, 1):
+            y = conv(x, f"aspp{i}_depthwise", "relu", rate=aspp_rate, epsilon=1e-5, depthwise=True)
+            branches.append(conv(y, f"aspp{i}_pointwise", "relu", epsilon=1e-5))
+        x = conv(tf.concat(branches, 3), "concat_projection", "relu", epsilon=1e-5)
+        with v1.name_scope("logits/semantic/"):
+            logits = tf.nn.conv2d(x, variables["logits/semantic/weights"], 1, "SAME") + variables[
+                "logits/semantic/biases"]
+        logits = v1.image.resize_bilinear(logits, [pool, pool], align_corners=True)
+        logits = v1.image.resize_bilinear(logits, padded_size, align_corners=True)
+        labels = tf.argmax(logits, 3)[:, :size[0], :size[1]]
+        tf.identity(labels, name="SemanticPredictions")
+        with v1.Session() as session:
+            session.run(v1.global_variables_initializer())
+            frozen = v1.graph_util.convert_variables_to_constants(session, graph.as_graph_def(),
+                                                                  ["SemanticPredictions"])
+    with open(path, "wb") as f:
+        f.write(frozen.SerializeToString())
+
+
+def write_zoo_folder(folder, *, atrous_rates=(), output_stride: int = 8, crop: int = 65,
+                     graph_changes: dict | None = None) -> dict:
+    """An unpacked model-zoo tarball of MobileNetV2 ×0.5 for 21 classes: model.ckpt (trained at OS 16, ASPP rates
+    half of `atrous_rates`) and the frozen_inference_graph.pb exported from it at `output_stride`; `graph_changes`
+    {name: factor} makes the graph disagree with the checkpoint. Returns the checkpoint's values."""
+    values = write_tf1_checkpoint(str(folder / "model.ckpt"), mobilenet_v2_names(0.5, 21, atrous_rates))
+    frozen = {name: v * (graph_changes or {}).get(name, 1) for name, v in values.items()}
+    write_frozen_graph(folder / "frozen_inference_graph.pb", frozen, output_stride=output_stride,
+                       atrous_rates=atrous_rates, crop=crop)
     return values

@@ -14,8 +14,9 @@ WEIGHTS_PREFIX = "weights/ckpt"
 
 @dataclass(frozen=True)
 class ModelSource:
-    """A checkpoint and the settings its network is built with: the trained ones, or the same weights at another
-    output stride (trainer.model.stride)."""
+    """A checkpoint and the settings its network is built with: the trained ones (or the checkpoint's inference
+    defaults: a converted frozen graph runs as it was exported), or the same weights at another output stride
+    (trainer.model.stride)."""
     checkpoint: Path
     info: CheckpointInfo
     model: dict
@@ -26,11 +27,14 @@ class ModelSource:
         """A checkpoint folder or a run folder's best checkpoint; `prefix` is how messages name the stride keys."""
         checkpoint = find_checkpoint(Path(path), what)
         info = CheckpointInfo.read(checkpoint)
-        return cls(checkpoint, info, at_output_stride(info.model, output_stride, atrous_rates, prefix=prefix))
+        return cls(checkpoint, info, at_output_stride(info.inference_model, output_stride, atrous_rates, prefix=prefix))
 
     def change(self) -> str | None:
         """A log line when the network runs differently from how it was trained."""
-        return describe_change(self.info.model, self.model)
+        change = describe_change(self.info.model, self.model)
+        if change and self.model == self.info.inference_model:
+            change += ", as its frozen graph was exported (its inference default)"
+        return change
 
 
 def is_checkpoint(path: Path) -> bool:

@@ -25,10 +25,18 @@ class CheckpointInfo:
     validations: int | None = None
     iters_per_epoch: int | None = None
     metrics: dict | None = None     # the validation record of this checkpoint
+    # How the weights run unless told otherwise, where not as trained: {"output_stride", "atrous_rates"} of the
+    # frozen graph a model-zoo conversion came from (exported at 8 from weights trained at 16). Weightless settings.
+    inference_defaults: dict | None = None
 
     @property
     def model(self) -> dict:
         return self.settings["model"]
+
+    @property
+    def inference_model(self) -> dict:
+        """The model settings inference starts from: the trained ones with the inference defaults."""
+        return {**self.model, **(self.inference_defaults or {})}
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -47,13 +55,20 @@ class CheckpointInfo:
             classes = ClassMapping(raw["class_title_to_idx"], raw["out_classes"], raw["neutral_class"])
         except KeyError as missing:
             raise UserError(f"checkpoint {path}: not a checkpoint's config.json (no {missing} key)") from None
+        defaults = raw.get("inference_defaults")
+        if defaults is not None and (not isinstance(defaults, dict)
+                                     or set(defaults) != {"output_stride", "atrous_rates"}):
+            raise UserError(f"checkpoint {path}: inference_defaults: expected an object with output_stride and "
+                            f"atrous_rates, got {defaults!r}")
         return cls(settings, classes, raw.get("source"), raw.get("step"), raw.get("epoch"), raw.get("validations"),
-                   raw.get("iters_per_epoch"), raw.get("metrics"))
+                   raw.get("iters_per_epoch"), raw.get("metrics"), defaults)
 
     def to_json(self) -> dict:
         out = {"settings": self.settings}
         if self.source is not None:
             out["source"] = self.source
+        if self.inference_defaults is not None:
+            out["inference_defaults"] = self.inference_defaults
         out |= {"out_classes": self.classes.out_classes, "class_title_to_idx": self.classes.class_title_to_idx,
                 "neutral_class": self.classes.neutral}
         if self.step is not None:

@@ -1,17 +1,21 @@
-"""research/deeplab TF1 checkpoints (the model zoo's `model.ckpt`) onto our `implementation: "deeplab"` models.
+"""research/deeplab TF1 variables (the model zoo's `model.ckpt`, or the constants of its frozen_inference_graph.pb:
+trainer.model.tf1_source) onto our `implementation: "deeplab"` models.
 
-Read with tf.train.load_checkpoint, so no TF1 graph is built. Every layer is named keras_name(<TF1 scope>), so
-the TF1 name of each variable is derived from its layer: one rule per layer type, no per-model table.
+No TF1 graph is built. Every layer is named keras_name(<TF1 scope>), so the TF1 name of each variable is derived from
+its layer: one rule per layer type, no per-model table. Before anything is assigned, what fixes the weights (backbone,
+decoder, ASPP branches, depth multiplier, classes) is compared with the config, each difference naming both sides.
 """
+import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import tensorflow as tf
 import tf_keras
 
 from trainer.errors import UserError
+from trainer.model.backbones import BACKBONES, backbone
 from trainer.model.deeplab_head import LOGITS
 from trainer.model.deeplab_layers import tf1_scope
+from trainer.model.tf1_source import CHECKPOINT, Tf1Source, Tf1Target, Tf1Tensors
 
 # Layer type → {Keras attribute: TF1 variable name under the layer's scope}. DepthwiseConv2D first: it must not
 # be taken for a Conv2D whatever the class hierarchy.
@@ -26,6 +30,8 @@ _TRAINING_STATE_SUFFIXES = ("/Momentum", "/ExponentialMovingAverage")
 _TRAINING_STATE_NAMES = ("global_step",)
 _CLASSIFIER = tf1_scope(LOGITS) + "/"
 _SHOWN = 10   # names listed per problem kind before "… and N more"
+_ASPP_BRANCH = re.compile(r"aspp(\d+)(_depthwise|_pointwise)?/")
+_LOGITS_WEIGHTS = _CLASSIFIER + "weights"
 
 
 def tf1_variables(model) -> dict[str, tf.Variable]:
@@ -44,18 +50,6 @@ def tf1_variables(model) -> dict[str, tf.Variable]:
     return names
 
 
-def find_tf1_checkpoint(path: Path) -> str | None:
-    """The TF1 checkpoint prefix `path` (…/model.ckpt) or the one inside folder `path` (the unpacked zoo tarball);
-    None if `path` is neither."""
-    if Path(f"{path}.index").is_file():
-        return str(path)
-    indexes = sorted(path.glob("model.ckpt*.index")) if path.is_dir() else []
-    if len(indexes) > 1:
-        raise UserError(f"{path}: holds several TF1 checkpoints ({', '.join(p.name[:-6] for p in indexes)}): "
-                        "pass one model.ckpt… prefix")
-    return str(indexes[0])[:-len(".index")] if indexes else None
-
-
 def _listed(names: list[str]) -> str:
     more = f" … and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
     return ", ".join(names[:_SHOWN]) + more
@@ -67,52 +61,89 @@ def is_training_state(name: str) -> bool:
 
 @dataclass(frozen=True)
 class Tf1Load:
+    source: Tf1Source
     loaded: list[str]
     skipped: list[str]         # ours, not loaded on purpose: the classifier under transfer_learning
     training_state: list[str]  # in the checkpoint, ignored: optimizer slots, global_step
-    unused: list[str]          # in the checkpoint, ignored: no layer of ours has that name
+    unused: list[str]          # in the source, ignored: no layer of ours has that name
 
-    def summary(self, prefix: str, mode: str) -> str:
-        line = (f"weights from TF1 checkpoint {prefix} ({mode}): {len(self.loaded)} loaded, "
-                f"{len(self.training_state)} ignored (optimizer slots / global_step)")
+    def summary(self, mode: str) -> str:
+        line = f"weights from {self.source.label} ({mode}): {len(self.loaded)} loaded"
+        if self.source.kind == CHECKPOINT:
+            line += f", {len(self.training_state)} ignored (optimizer slots / global_step)"
         if self.unused:
             line += f", {len(self.unused)} ignored (not in this model: {_listed(self.unused)})"
         if self.skipped:
             line += f", {len(self.skipped)} skipped and random (the classifier {_CLASSIFIER[:-1]})"
         if mode == "continue_training":
-            line += "; the optimizer starts fresh (a TF1 checkpoint's slots are not ours)"
+            line += "; the optimizer starts fresh (a TF1 source's slots are not ours)"
         return line
 
 
-def load_tf1(model, prefix: str, skip_classifier: bool) -> Tf1Load:
-    """Assign every variable of `model` from the checkpoint (but the classifier if `skip_classifier`).
+def _flag(value: bool) -> str:
+    return str(value).lower()
 
-    All problems are found before anything is assigned: a missing variable or a shape mismatch is a
-    UserError naming the variable.
+
+def architecture_problems(tensors: Tf1Tensors, target: Tf1Target, ours: dict, check_classes: bool) -> list[str]:
+    """What fixes the weights, in the source and in the config (`ours`: tf1_variables of its model): each difference
+    names both."""
+    shapes, cfg, where = tensors.shapes, target.model_cfg, f"{target.what} {tensors.source.path}"
+    entry = backbone(cfg)
+    held = sorted({b.tf1_scope for b in BACKBONES if b.tf1_scope and any(n.startswith(b.tf1_scope + "/")
+                                                                         for n in shapes)})
+    if entry.tf1_scope not in held:
+        return [f"{where}: holds the backbone {' and '.join(held) or '(none known)'}, but model.backbone is "
+                f"{cfg['backbone']!r} ({entry.tf1_scope}) in {target.config}"]
+    problems = []
+    decoder = any(n.startswith("decoder/") for n in shapes)
+    if decoder != cfg["decoder"]:
+        problems.append(f"{where}: {'has a' if decoder else 'has no'} decoder (decoder/…), but model.decoder is "
+                        f"{_flag(cfg['decoder'])} in {target.config}")
+    branches = max((int(m.group(1)) for n in shapes if (m := _ASPP_BRANCH.match(n))), default=0)
+    if branches != len(cfg["atrous_rates"]):
+        problems.append(f"{where}: has {branches} atrous ASPP branch(es) (aspp1…), but model.atrous_rates "
+                        f"{cfg['atrous_rates']} has {len(cfg['atrous_rates'])} in {target.config}")
+    if "depth_multiplier" in entry.options:   # the stem's width, the first variable of the backbone
+        stem = next(n for n in ours if n.startswith(entry.tf1_scope + "/"))
+        theirs, width = shapes.get(stem, [0])[-1], ours[stem].shape[-1]
+        if stem in shapes and theirs != width:
+            problems.append(f"{where}: {stem} has {theirs} output channels (depth multiplier about "
+                            f"{cfg['depth_multiplier'] * theirs / width:.2g}), but {width} with "
+                            f"model.depth_multiplier {cfg['depth_multiplier']} in {target.config}")
+    classes = ours[_LOGITS_WEIGHTS].shape[-1]
+    if check_classes and _LOGITS_WEIGHTS in shapes and shapes[_LOGITS_WEIGHTS][-1] != classes:
+        problems.append(f"{where}: has {shapes[_LOGITS_WEIGHTS][-1]} classes ({_LOGITS_WEIGHTS}), but "
+                        f"{target.classes} has {classes}")
+    return problems
+
+
+def load_tf1(model, tensors: Tf1Tensors, target: Tf1Target, skip_classifier: bool) -> Tf1Load:
+    """Assign every variable of `model` from the source (but the classifier if `skip_classifier`).
+
+    All problems are found before anything is assigned: an architecture that differs from the config, a missing
+    variable or a shape mismatch is a UserError naming it.
     """
-    try:
-        reader = tf.train.load_checkpoint(prefix)
-    except (tf.errors.OpError, ValueError) as err:
-        raise UserError(f"init_weights {prefix}: not a readable TF1 checkpoint ({str(err).splitlines()[0]})") from None
-    shapes = reader.get_variable_to_shape_map()
-    targets = tf1_variables(model)
+    where, noun = f"{target.what} {tensors.source.path}", tensors.source.noun
+    shapes, targets = tensors.shapes, tf1_variables(model)
+    problems = architecture_problems(tensors, target, targets, check_classes=not skip_classifier)
+    if problems:
+        raise UserError(*problems)
     skipped = sorted(n for n in targets if skip_classifier and n.startswith(_CLASSIFIER))
     wanted = {n: v for n, v in targets.items() if n not in skipped}
     missing = sorted(n for n in wanted if n not in shapes)
-    mismatched = [f"{n}: shape {list(shapes[n])} in the checkpoint, {wanted[n].shape.as_list()} in the model"
-                  for n in sorted(wanted) if n in shapes and list(shapes[n]) != wanted[n].shape.as_list()]
-    problems = []
+    mismatched = [f"{n}: shape {shapes[n]} in the {noun}, {wanted[n].shape.as_list()} in the model"
+                  for n in sorted(wanted) if n in shapes and shapes[n] != wanted[n].shape.as_list()]
     if missing:
-        problems.append(f"init_weights {prefix}: {len(missing)} variable(s) missing from the checkpoint: "
-                        f"{_listed(missing)} (is it a checkpoint of this backbone / depth_multiplier / decoder?)")
-    problems += [f"init_weights {prefix}: variable {line}" for line in mismatched[:_SHOWN]]
+        problems.append(f"{where}: {len(missing)} variable(s) missing from the {noun}: {_listed(missing)} "
+                        "(is it a checkpoint of this backbone / depth_multiplier / decoder?)")
+    problems += [f"{where}: variable {line}" for line in mismatched[:_SHOWN]]
     if len(mismatched) > _SHOWN:
-        problems.append(f"init_weights {prefix}: … and {len(mismatched) - _SHOWN} more shape mismatches")
+        problems.append(f"{where}: … and {len(mismatched) - _SHOWN} more shape mismatches")
     if problems:
         raise UserError(*problems)
     for name, variable in wanted.items():
-        variable.assign(reader.get_tensor(name))
-    rest = sorted(set(shapes) - set(targets))
-    return Tf1Load(loaded=sorted(wanted), skipped=skipped,
+        variable.assign(tensors.get(name))
+    rest = sorted(tensors.variables - set(targets))
+    return Tf1Load(source=tensors.source, loaded=sorted(wanted), skipped=skipped,
                    training_state=[n for n in rest if is_training_state(n)],
                    unused=[n for n in rest if not is_training_state(n)])

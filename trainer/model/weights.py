@@ -3,7 +3,8 @@
 transfer_learning: every weight of the checkpoint except the classifier (logits), no optimizer state; the
 classes come from the project. continue_training: everything, optimizer included; the project's classes
 must be exactly the checkpoint's. init_weights may also be a research/deeplab TF1 checkpoint (model zoo) for the
-`implementation: "deeplab"` models (trainer.model.tf1_import); it holds no classes nor usable optimizer state.
+`implementation: "deeplab"` models, or its frozen_inference_graph.pb (trainer.model.tf1_import); it holds no
+classes nor usable optimizer state.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,8 @@ from trainer.model.builder import build_model, classifier_variables, is_research
 from trainer.model.checkpoint_folders import WEIGHTS_PREFIX, find_checkpoint
 from trainer.model.checkpoint_info import CheckpointInfo
 from trainer.model.checkpoints import restore_model
-from trainer.model.tf1_import import find_tf1_checkpoint, load_tf1
+from trainer.model.tf1_import import load_tf1
+from trainer.model.tf1_source import Tf1Source, Tf1Target, find_tf1_source
 
 # Model keys that do not change which weights exist or their shapes.
 _WEIGHTLESS_MODEL_KEYS = ("batchnorm_momentum",)
@@ -26,8 +28,10 @@ _WEIGHTLESS_MODEL_KEYS = ("batchnorm_momentum",)
 @dataclass(frozen=True)
 class InitSource:
     checkpoint: Path
-    info: CheckpointInfo | None   # None: a TF1 checkpoint prefix
+    info: CheckpointInfo | None   # None: a TF1 source (tf1)
     mode: str
+    tf1: Tf1Source | None = None
+    target: Tf1Target | None = None   # what a TF1 source must fit
 
 
 def init_source(cfg: dict, mapping: ClassMapping) -> InitSource | None:
@@ -38,12 +42,12 @@ def init_source(cfg: dict, mapping: ClassMapping) -> InitSource | None:
             raise UserError("weights_init_type: continue_training needs init_weights: "
                             "the checkpoint or run folder to continue from")
         return None
-    tf1 = find_tf1_checkpoint(Path(cfg["init_weights"]))
+    tf1 = find_tf1_source(Path(cfg["init_weights"]))
     if tf1 is not None:
         if not is_research_deeplab(cfg["model"]):
-            raise UserError(f"init_weights {tf1}: a TF1 research/deeplab checkpoint needs "
+            raise UserError(f"init_weights {tf1.path}: a research/deeplab {tf1.noun} needs "
                             'model.implementation "deeplab"')
-        return InitSource(Path(tf1), None, mode)
+        return InitSource(Path(tf1.path), None, mode, tf1, Tf1Target(cfg["model"], classes="the project"))
     checkpoint = find_checkpoint(Path(cfg["init_weights"]), "init_weights")
     info = CheckpointInfo.read(checkpoint)
     theirs, ours = info.model, cfg["model"]
@@ -100,9 +104,9 @@ def initialise(model, optimizer, source: InitSource | None) -> str:
     """Apply the init mode; returns the loaded / skipped / missing summary line."""
     if source is None:
         return "weights: no init_weights, starting from random weights"
-    if source.info is None:
-        loaded = load_tf1(model, str(source.checkpoint), skip_classifier=source.mode == "transfer_learning")
-        return loaded.summary(str(source.checkpoint), source.mode)
+    if source.tf1 is not None:
+        loaded = load_tf1(model, source.tf1.open(), source.target, skip_classifier=source.mode == "transfer_learning")
+        return loaded.summary(source.mode)
     if source.mode == "continue_training":
         restore_all(model, optimizer, source.checkpoint)
         return (f"weights from {source.checkpoint} (continue_training): {len(model.weights)} loaded, 0 skipped, "
