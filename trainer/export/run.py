@@ -20,10 +20,12 @@ from trainer.infer.backends import EXPORT_METADATA, SAVED_MODEL
 from trainer.infer.session import InferenceSession
 from trainer.io import write_json
 from trainer.model.checkpoint_folders import ModelSource
+from trainer.model.tf1_source import FROZEN_GRAPH_FILE
 from trainer.progress import say
 
-# The layout infer.py's backends read back (trainer.infer.backends), plus the graph and the report.
-FROZEN_GRAPH, REPORT = "frozen_inference_graph.pb", "export_report.json"
+# The layout infer.py's backends read back (trainer.infer.backends), plus the graph (named as the zoo's tarballs name
+# theirs, which convert_zoo reads back) and the report.
+FROZEN_GRAPH, REPORT = FROZEN_GRAPH_FILE, "export_report.json"
 
 
 def tflite_name(quantize: str) -> str:
