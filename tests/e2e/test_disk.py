@@ -147,6 +147,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", str(mount)], check=True)
 
 
+@pytest.mark.slow
 def test_a_real_full_disk_then_resume(small_disk, kept_run, tiny_project):
     """On a disk with room for 2.5 checkpoints, whichever write finds it full stops the run; after the disk grows,
     --resume finishes the same run."""
