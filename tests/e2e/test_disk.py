@@ -8,19 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, TINY_OVERRIDES, read_jsonl, run_script
+from tests.conftest import REPO, TINY_OVERRIDES, kept_checkpoints, read_jsonl, run_script
 from trainer.data.supervisely import read_project
 from trainer.infer.writer import LEDGER, unfinished_dir
 
 KEEP_LAST = ["--set", "checkpoints.keep_last=2"]
-
-
-def _kept(records: list[dict], keep_last: int) -> list[str]:
-    """The checkpoint folders a run with these validation records keeps: the newest `keep_last` and the best (the
-    first with the highest mean IoU)."""
-    steps = [r["step"] for r in records]
-    best = max(records, key=lambda r: r["mean_iou"] or 0.0)["step"]
-    return sorted(f"{step:08d}" for step in set(steps[-keep_last:]) | {best})
 
 
 def _folders(run: Path) -> list[str]:
@@ -66,7 +58,7 @@ def kept_run(tiny_project, tmp_path_factory) -> Path:
 def test_keep_last_keeps_the_newest_and_the_best(kept_run, tiny_project, tmp_path):
     records = read_jsonl(kept_run / "metrics.jsonl")
     assert [r["step"] for r in records] == [1, 2, 3, 4]
-    assert _folders(kept_run) == _kept(records, 2)
+    assert _folders(kept_run) == kept_checkpoints(records, 2)
     assert (kept_run / "last").resolve().name == "00000004"
     best = max(records, key=lambda r: r["mean_iou"])["step"]
     assert (kept_run / "best").resolve().name == f"{best:08d}"
@@ -94,7 +86,7 @@ def test_disk_full_at_the_last_validation_then_resume(target, path, kept_run, ti
                                    f"`train.py --resume {run}`")
     _assert_intact(run)
     assert (run / "last").resolve().name == "00000003"
-    assert _folders(run) == _kept(read_jsonl(kept_run / "metrics.jsonl")[:3], 2)
+    assert _folders(run) == kept_checkpoints(read_jsonl(kept_run / "metrics.jsonl")[:3], 2)
 
     result = run_script("train.py", "--resume", str(run))
     assert result.returncode == 0, result.stdout + result.stderr
