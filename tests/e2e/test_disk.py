@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, TINY_OVERRIDES, kept_checkpoints, read_jsonl, run_script
+from tests.conftest import REPO, TINY_OVERRIDES, kept_checkpoints, read_jsonl, run_script, tensorboard_values
 from trainer.data.supervisely import read_project
 from trainer.infer.writer import LEDGER, unfinished_dir
 
@@ -98,6 +98,8 @@ def test_disk_full_at_the_last_validation_then_resume(target, path, kept_run, ti
     assert _folders(run) == _folders(kept_run)
     assert (run / "curves.png").read_bytes().startswith(b"\x89PNG")
     _assert_intact(run)
+    for tag, values in tensorboard_values(run).items():
+        assert [step for step, _ in values] == [1, 2, 3, 4], tag
 
 
 def test_inference_disk_full_then_resume(trained_run, tiny_project, tmp_path):
@@ -162,3 +164,5 @@ def test_a_real_full_disk_then_resume(small_disk, kept_run, tiny_project):
     assert [r["step"] for r in read_jsonl(run / "metrics.jsonl")] == [1, 2, 3, 4]
     assert _folders(run) == _folders(kept_run)
     _assert_intact(run)
+    for tag, values in tensorboard_values(run).items():
+        assert [step for step, _ in values] == [1, 2, 3, 4], tag
