@@ -59,7 +59,7 @@ class NativeError(Exception):
 
 
 def test_native_errors_are_write_errors_only_when_they_report_an_errno(tmp_path):
-    message = f"{{{{function_node SaveV2}}}} {tmp_path}/ckpt_temp/part-0.tempstate1; No space left on device [Op:SaveV2]"
+    message = f"{{{{function_node SaveV2}}}} {tmp_path}/part-0.tempstate1; No space left on device [Op:SaveV2]"
     with pytest.raises(WriteError) as error, writing(tmp_path, NativeError):
         raise NativeError(message)
     assert error.value.lines == [f"no space left on device writing {tmp_path}"]

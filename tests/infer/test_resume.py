@@ -1,14 +1,18 @@
 """--resume: an interrupted run continued gives exactly the output of an uninterrupted one, finished images
 are not written again, and only the same run can be continued."""
+import errno
+import os
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from tests.infer.known import channel_model, class_image, random_classes, run, write_project
-from trainer.errors import UserError
+from trainer.errors import UserError, WriteError
 from trainer.infer.run import Options
 from trainer.infer.writer import LEDGER, unfinished_dir
+from trainer.io import read_json_lines
 
 MODE = {"name": "sliding_window", "window": {"width": 8, "height": 8}, "min_overlap": {"x": 2, "y": 2},
         "save": True, "class_name": "win"}
@@ -91,13 +95,6 @@ def test_an_unfinished_run_is_neither_overwritten_nor_resumed_differently(projec
 def test_a_full_disk_stops_with_the_unfinished_folder_kept_then_resume_finishes(project, tmp_path, monkeypatch):
     """The 4th image's copy finds the disk full after half of it: one error naming it, the 3 finished images and
     their ledger lines kept, no temporary file; once space is back --resume gives the uninterrupted output."""
-    import errno
-    import os
-    import shutil
-
-    from trainer.errors import WriteError
-    from trainer.io import read_json_lines
-
     _run(project, tmp_path / "reference")
     real_copy, copies = shutil.copyfile, []
 

@@ -64,9 +64,9 @@ def newest_checkpoint(run_dir: Path) -> Path | None:
 
 
 def prune_checkpoints(run_dir: Path, keep_last: int) -> None:
-    """Delete all but the newest `keep_last` complete checkpoints and those `best` and `last` point to. Called only once the newest is complete and the links repointed. Each folder is renamed out of
-    sight before it is emptied: a kill mid-deletion leaves a `.tmp-` name that --resume tidies away, never a
-    checkpoint with files missing."""
+    """Delete all but the newest `keep_last` complete checkpoints and those `best` and `last` point to. Called only
+    once the newest is complete and the links repointed. Each folder is renamed out of sight before it is emptied:
+    a kill mid-deletion leaves a `.tmp-` name that --resume tidies away, never a checkpoint with files missing."""
     folders = run_checkpoints(run_dir)
     kept = {p.resolve() for p in folders[-keep_last:]}
     kept |= {(run_dir / link).resolve() for link in ("best", "last") if (run_dir / link).is_symlink()}
