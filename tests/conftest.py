@@ -65,3 +65,10 @@ def trained_run(tiny_project, tmp_path_factory) -> Path:
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def kept_checkpoints(records: list[dict], keep_last: int = 3) -> list[str]:
+    """The checkpoint folders a run with these validation records keeps (checkpoints.keep_last, default 3): the
+    newest `keep_last` and the best (the first with the highest mean IoU)."""
+    best = max(records, key=lambda r: r["mean_iou"] or 0.0)["step"]
+    return sorted(f"{step:08d}" for step in {r["step"] for r in records[-keep_last:]} | {best})

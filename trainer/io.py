@@ -1,11 +1,13 @@
-"""Atomic file-system writes: a reader never sees a half-written file, folder or link."""
+"""Atomic file-system writes: a reader never sees a half-written file, folder or link; a write that fails (a full
+disk) leaves what was there before and is reported as one line naming what was being written."""
+import errno
 import json
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from trainer.errors import UserError
+from trainer.errors import UserError, WriteError
 
 
 def read_json(path: Path, what: str):
@@ -34,12 +36,53 @@ def write_json_lines(path: Path, records: list) -> None:
         tmp.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
 
 
+def append_json_line(path: Path, record) -> None:
+    """Append one record as a complete line or not at all: the line is built first and written in one call, and a
+    write that fails part-way (a full disk) is cut back, so the file keeps only complete records."""
+    data = (json.dumps(record) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            written = 0
+            while written < len(data):   # a short write is followed by the error that stopped it
+                written += os.write(fd, data[written:])
+        except OSError:
+            os.ftruncate(fd, size)
+            raise
+    finally:
+        os.close(fd)
+
+
 def write_json(path: Path, data) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+@contextmanager
+def writing(path: Path, native: tuple[type[Exception], ...] = ()):
+    """The block writes `path`: an OSError in it, or an exception of a `native` type (TensorFlow's OpError) reporting
+    an errno, becomes a WriteError naming `path` and the cause. Other `native` errors are not writes: re-raised."""
+    try:
+        yield
+    except WriteError:
+        raise
+    except OSError as error:
+        raise WriteError(path, _lower(error.strerror or str(error))) from None
+    except native as error:
+        cause = _errno_text(str(error))
+        if cause is None:
+            raise
+        raise WriteError(path, _lower(cause)) from None
+
+
+def _errno_text(message: str) -> str | None:
+    """TensorFlow's file system reports a failed call as "<file>; <strerror>" (ENOSPC as ResourceExhaustedError)."""
+    return next((os.strerror(code) for code in errno.errorcode if f"; {os.strerror(code)}" in message), None)
+
+
+def _lower(cause: str) -> str:
+    return cause[:1].lower() + cause[1:]
 
 
 @contextmanager

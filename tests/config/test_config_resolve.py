@@ -31,6 +31,7 @@ PLUGIN_TRAIN_DEFAULTS = {
     "lr_schedule": {"name": "constant", "power": 0.9, "end_lr": 0, "warmup_epochs": 0},
     "loss": {"class_weights": {}, "top_k_percent_pixels": 1.0},
     "early_stopping": {"patience": 0},
+    "checkpoints": {"keep_last": 3},
     "mixed_precision": "none",
     "allow_corrupted_samples": {"train": 0, "val": 0},
     "augmentations": {"train": None, "val": None},

@@ -1,14 +1,18 @@
 """--resume: an interrupted run continued gives exactly the output of an uninterrupted one, finished images
 are not written again, and only the same run can be continued."""
+import errno
+import os
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from tests.infer.known import channel_model, class_image, random_classes, run, write_project
-from trainer.errors import UserError
+from trainer.errors import UserError, WriteError
 from trainer.infer.run import Options
 from trainer.infer.writer import LEDGER, unfinished_dir
+from trainer.io import read_json_lines
 
 MODE = {"name": "sliding_window", "window": {"width": 8, "height": 8}, "min_overlap": {"x": 2, "y": 2},
         "save": True, "class_name": "win"}
@@ -86,3 +90,37 @@ def test_an_unfinished_run_is_neither_overwritten_nor_resumed_differently(projec
         f"--resume: the unfinished run in {partial} was started with config.mode.window.width 8, now 6",
         f"--resume: the unfinished run in {partial} was started with save_masks true, now false",
         "rerun exactly the command that started it, or delete that folder to start again"]
+
+
+def test_a_full_disk_stops_with_the_unfinished_folder_kept_then_resume_finishes(project, tmp_path, monkeypatch):
+    """The 4th image's copy finds the disk full after half of it: one error naming it, the 3 finished images and
+    their ledger lines kept, no temporary file; once space is back --resume gives the uninterrupted output."""
+    _run(project, tmp_path / "reference")
+    real_copy, copies = shutil.copyfile, []
+
+    def copy_until_full(src, dst):
+        copies.append(dst)
+        if len(copies) < 4:
+            return real_copy(src, dst)
+        Path(dst).write_bytes(Path(src).read_bytes()[:10])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
+
+    monkeypatch.setattr(shutil, "copyfile", copy_until_full)
+    output = tmp_path / "out"
+    with pytest.raises(WriteError) as error:
+        _run(project, output)
+    partial = unfinished_dir(output)
+    finished = read_json_lines(partial / LEDGER)
+    assert len(finished) == 3 and len(list(partial.glob("*/img/*"))) == 3
+    assert (partial / LEDGER).read_text().count("\n") == 3
+    assert not list(partial.rglob(".*.tmp")) and not output.exists()
+    [line] = error.value.lines
+    prefix, suffix = "no space left on device writing ", ": free space and rerun the same command with --resume"
+    assert line.startswith(prefix) and line.endswith(suffix), line
+    failed = Path(line[len(prefix):-len(suffix)])
+    assert failed.parent.parent.parent == partial and failed.parent.name == "img" and not failed.exists()
+    assert (failed.parent.parent.name, failed.name) not in {(r["dataset"], r["name"]) for r in finished}
+
+    monkeypatch.setattr(shutil, "copyfile", real_copy)
+    assert _run(project, output, replace(OPTIONS, resume=True)) == []
+    assert _tree(output) == _tree(tmp_path / "reference")

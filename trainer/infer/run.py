@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from trainer.data.images import decode_image
 from trainer.data.types import Project, Sample
-from trainer.errors import DataError
+from trainer.errors import DataError, WriteError
 from trainer.infer.evaluate import Evaluation
 from trainer.infer.pipeline import Behind, ahead
 from trainer.infer.session import InferenceSession, Prediction
@@ -35,7 +35,10 @@ def infer_project(session: InferenceSession, project: Project, output, options: 
     evaluation = None if options.evaluate_tag is None else Evaluation(project, classes, options.evaluate_tag)
     run = {"config": session.cfg, "model": session.predictor.source, "project": str(project.root.resolve()),
            "save_masks": options.save_masks, "evaluate_tag": options.evaluate_tag}
-    writer = ProjectWriter(output, run, meta, options.resume)
+    try:
+        writer = ProjectWriter(output, run, meta, options.resume)
+    except WriteError as error:
+        raise error.advising("run the same command again") from None
     earlier = sum("failed" not in r for r in writer.finished.values())
     todo = [s for s in project.samples if (s.dataset, s.name) not in writer.finished]
     if options.resume:
@@ -71,11 +74,13 @@ def infer_project(session: InferenceSession, project: Project, output, options: 
                     behind.submit(write, sample, image, prediction)
                 progress.update(done, done)
             behind.drain()
-    except BaseException:
+        return _finish(project, writer, evaluation, earlier)
+    except BaseException as error:
         say(f"stopped with {len(writer.finished)} image(s) finished, kept in {writer.partial}: rerun the same "
             "command with --resume to continue")
+        if isinstance(error, WriteError):
+            raise error.advising("rerun the same command with --resume") from None
         raise
-    return _finish(project, writer, evaluation, earlier)
 
 
 def _predict(session: InferenceSession, image, sample: Sample) -> Prediction | str:

@@ -3,7 +3,8 @@
 The unfinished folder holds a marker naming the run that started it (config, model, project, flags) and a
 ledger with one line per finished image, so `--resume` continues that run, and only that run, after its last
 finished image. Every file is written atomically and an image's ledger line comes after its files, so an
-interrupted image is redone in full and a finished one is never written again.
+interrupted image is redone in full and a finished one is never written again. A failed write (a full disk) is a
+WriteError naming the file; the unfinished folder stays as it was, and --resume continues it.
 """
 import json
 import os
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from trainer.data.types import Sample
 from trainer.errors import UserError
-from trainer.io import atomic_path, read_json, read_json_lines, write_json, write_json_lines
+from trainer.io import append_json_line, atomic_path, read_json, read_json_lines, write_json, write_json_lines, writing
 
 MARKER = ".unfinished-run.json"
 LEDGER = ".finished-images.jsonl"
@@ -37,11 +38,15 @@ class ProjectWriter:
         if self.partial.exists():
             raise UserError(f"output folder {self.output}: an unfinished run of it is in {self.partial}: add "
                             "--resume to continue it, or delete that folder to start again")
-        self.output.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=self.output.parent, prefix=f".{self.output.name}.new-"))
-        write_json(staging / "meta.json", meta)
-        write_json(staging / MARKER, run)
-        os.replace(staging, self.partial)  # the folder appears with its marker, or not at all
+        with writing(self.partial):
+            self.output.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(dir=self.output.parent, prefix=f".{self.output.name}.new-"))
+            try:
+                write_json(staging / "meta.json", meta)
+                write_json(staging / MARKER, run)
+                os.replace(staging, self.partial)  # the folder appears with its marker, or not at all
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
 
     def _check_resumable(self, run: dict, meta: dict) -> None:
         marker = self.partial / MARKER
@@ -61,18 +66,21 @@ class ProjectWriter:
         if not self.ledger.is_file():
             return {}
         records = read_json_lines(self.ledger)
-        write_json_lines(self.ledger, records)
+        with writing(self.ledger):
+            write_json_lines(self.ledger, records)
         return {(r["dataset"], r["name"]): r for r in records}
 
     def add(self, sample: Sample, ann: dict, files: dict[str, bytes], record: dict) -> None:
         """The image (copied byte for byte), its extra files, its annotation, then its ledger line."""
         dataset = self.partial / sample.dataset
-        (dataset / "img").mkdir(parents=True, exist_ok=True)
-        (dataset / "ann").mkdir(exist_ok=True)
-        with atomic_path(dataset / "img" / sample.name) as tmp:
-            shutil.copyfile(sample.image_path, tmp)
+        with writing(dataset / "img" / sample.name):
+            (dataset / "img").mkdir(parents=True, exist_ok=True)
+            (dataset / "ann").mkdir(exist_ok=True)
+            with atomic_path(dataset / "img" / sample.name) as tmp:
+                shutil.copyfile(sample.image_path, tmp)
         self._write_files(files)
-        write_json(dataset / "ann" / f"{sample.name}.json", ann)
+        with writing(dataset / "ann" / f"{sample.name}.json"):
+            write_json(dataset / "ann" / f"{sample.name}.json", ann)
         self._log(sample, record)
 
     def fail(self, sample: Sample, reason: str) -> None:
@@ -80,25 +88,27 @@ class ProjectWriter:
 
     def _log(self, sample: Sample, record: dict) -> None:
         record = {"dataset": sample.dataset, "name": sample.name, **record}
-        with open(self.ledger, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        with writing(self.ledger):
+            append_json_line(self.ledger, record)
         self.finished[(sample.dataset, sample.name)] = record
 
     def _write_files(self, files: dict[str, bytes]) -> None:
         for relative, data in files.items():
             path = self.partial / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(path) as tmp:
-                tmp.write_bytes(data)
+            with writing(path):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_path(path) as tmp:
+                    tmp.write_bytes(data)
 
     def finish(self, files: dict[str, bytes]) -> None:
         """Add the run-level files, drop the resume bookkeeping, and rename the project into place."""
         self._write_files(files)
-        (self.partial / MARKER).unlink()
-        self.ledger.unlink(missing_ok=True)
-        if self.output.is_dir():
-            self.output.rmdir()  # only an empty folder gets here (checked before the run)
-        os.replace(self.partial, self.output)
+        with writing(self.output):
+            (self.partial / MARKER).unlink()
+            self.ledger.unlink(missing_ok=True)
+            if self.output.is_dir():
+                self.output.rmdir()  # only an empty folder gets here (checked before the run)
+            os.replace(self.partial, self.output)
 
 
 def _differences(then: dict, now: dict, prefix: str = "") -> list[tuple[str, object, object]]:

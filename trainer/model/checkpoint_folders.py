@@ -1,7 +1,10 @@
-"""Checkpoint folders, RUN/checkpoints/NNNNNNNN/{weights, config.json}: finding them and choosing how to run their
-weights, without TensorFlow, so bad --model / --resume input is refused before TensorFlow loads."""
+"""Checkpoint folders, RUN/checkpoints/NNNNNNNN/{weights, config.json}: finding them, choosing how to run their
+weights, and keeping a run's newest few, without TensorFlow, so bad --model / --resume input is refused before
+TensorFlow loads."""
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,12 +53,31 @@ def find_checkpoint(path: Path, what: str = "--model") -> Path:
     raise UserError(f"{what} {path}: not a checkpoint folder (config.json + weights/) nor a run folder with best/")
 
 
+def run_checkpoints(run_dir: Path) -> list[Path]:
+    """The run's complete checkpoints, oldest first."""
+    root = run_dir / "checkpoints"
+    folders = [p for p in root.iterdir() if p.name.isdigit() and is_checkpoint(p)] if root.is_dir() else []
+    return sorted(folders, key=lambda p: int(p.name))
+
+
 def newest_checkpoint(run_dir: Path) -> Path | None:
     """The run's highest-step complete checkpoint, whatever `last` says: a run killed between renaming a
     checkpoint folder and repointing the link has a newer one."""
-    root = run_dir / "checkpoints"
-    folders = [p for p in root.iterdir() if p.name.isdigit() and is_checkpoint(p)] if root.is_dir() else []
-    return max(folders, key=lambda p: int(p.name), default=None)
+    folders = run_checkpoints(run_dir)
+    return folders[-1] if folders else None
+
+
+def prune_checkpoints(run_dir: Path, keep_last: int) -> None:
+    """Delete all but the newest `keep_last` complete checkpoints and those `best` and `last` point to. Called only
+    once the newest is complete and the links repointed. Each folder is renamed out of sight before it is emptied:
+    a kill mid-deletion leaves a `.tmp-` name that --resume tidies away, never a checkpoint with files missing."""
+    folders = run_checkpoints(run_dir)
+    kept = {p.resolve() for p in folders[-keep_last:]}
+    kept |= {(run_dir / link).resolve() for link in ("best", "last") if (run_dir / link).is_symlink()}
+    for folder in (p for p in folders if p.resolve() not in kept):
+        doomed = folder.with_name(f".tmp-deleted-{folder.name}")
+        os.replace(folder, doomed)
+        shutil.rmtree(doomed)
 
 
 def newest_run(runs_root: Path) -> Path:

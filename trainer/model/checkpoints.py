@@ -6,8 +6,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from trainer.io import point_link
-from trainer.model.checkpoint_folders import WEIGHTS_PREFIX, ModelSource
+from trainer.io import point_link, writing
+from trainer.model.checkpoint_folders import WEIGHTS_PREFIX, ModelSource, prune_checkpoints
 from trainer.model.checkpoint_info import CheckpointInfo
 
 
@@ -26,14 +26,18 @@ def write_folder(folder: Path, model, info: CheckpointInfo, optimizer=None, tmp:
 
 
 def write_checkpoint(run_dir: Path, step: int, model, optimizer, info: CheckpointInfo, is_best: bool) -> Path:
-    """RUN/checkpoints/<step>, then repoint `last` (and `best`). The temporary name is one --resume tidies away."""
+    """RUN/checkpoints/<step>, then repoint `last` (and `best`), then delete the checkpoints beyond the run's
+    `checkpoints.keep_last`. The temporary name is one --resume tidies away. A failed write (a full disk) is a
+    WriteError naming the checkpoint; the earlier checkpoints and the links are left as they were."""
     root = run_dir / "checkpoints"
-    root.mkdir(exist_ok=True)
     final = root / f"{step:08d}"
-    write_folder(final, model, info, optimizer, tmp=root / f".tmp-{step:08d}")
-    point_link(run_dir / "last", final)
-    if is_best:
-        point_link(run_dir / "best", final)
+    with writing(final, tf.errors.OpError):
+        root.mkdir(exist_ok=True)
+        write_folder(final, model, info, optimizer, tmp=root / f".tmp-{step:08d}")
+        point_link(run_dir / "last", final)
+        if is_best:
+            point_link(run_dir / "best", final)
+        prune_checkpoints(run_dir, info.settings["checkpoints"]["keep_last"])
     return final
 
 

@@ -1,5 +1,4 @@
 """Where a run reports its metrics: RUN/metrics.jsonl, RUN/curves.png and TensorBoard."""
-import json
 import time
 from pathlib import Path
 
@@ -9,20 +8,28 @@ import tensorflow as tf
 # public one, and tf.compat.v1.summary.FileWriter refuses eager execution.
 from tensorflow.python.ops.summary_ops_v2 import import_event
 
+from trainer.io import append_json_line, writing
 from trainer.train.visual import write_curves
 
 
 class RunLog:
     """One JSON object per validation in metrics.jsonl, the curves of all of them; scalars and validation
     overlays to TensorBoard. `records` are those already in metrics.jsonl (a resumed run has some), `step` the
-    one training continues from (0, or the checkpoint's when resuming)."""
+    one training continues from (0, or the checkpoint's when resuming). A failed write is a WriteError naming the
+    file or folder; metrics.jsonl keeps only complete lines."""
 
     def __init__(self, run_dir: Path, records: list[dict], step: int):
         self.metrics_path = run_dir / "metrics.jsonl"
         self.curves_path = run_dir / "curves.png"
+        self.tensorboard_path = run_dir / "tensorboard"
         self.records = list(records)
-        self.writer = tf.summary.create_file_writer(str(run_dir / "tensorboard"))
-        self._start_session(step + 1)
+        with self._tensorboard():
+            self.writer = tf.summary.create_file_writer(str(self.tensorboard_path))
+            self._start_session(step + 1)
+
+    def _tensorboard(self):
+        """TensorBoard's writer reports a failed write (also of events queued earlier) as an OpError."""
+        return writing(self.tensorboard_path, tf.errors.OpError)
 
     def _start_session(self, first_step: int) -> None:
         """Open this session's event file with a SessionLog START at the first step it logs. TensorBoard's
@@ -36,17 +43,17 @@ class RunLog:
             import_event(tf.constant(start.SerializeToString()))
 
     def train_step(self, step: int, loss: float, lr: float) -> None:
-        with self.writer.as_default(step=step):
+        with self._tensorboard(), self.writer.as_default(step=step):
             tf.summary.scalar("train/loss", loss)
             tf.summary.scalar("train/lr", lr)
 
     def validation(self, record: dict, overlays: np.ndarray) -> None:
-        with open(self.metrics_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-            f.flush()
+        with writing(self.metrics_path):
+            append_json_line(self.metrics_path, record)
         self.records.append(record)
-        write_curves(self.curves_path, self.records)
-        with self.writer.as_default(step=record["step"]):
+        with writing(self.curves_path):
+            write_curves(self.curves_path, self.records)
+        with self._tensorboard(), self.writer.as_default(step=record["step"]):
             tf.summary.image("val/image_truth_prediction", overlays, max_outputs=len(overlays))
             for key in ("val_loss", "mean_iou", "pixel_accuracy"):
                 if record[key] is not None:
@@ -54,4 +61,4 @@ class RunLog:
             for title, iou in record["per_class_iou"].items():
                 if iou is not None:
                     tf.summary.scalar(f"val_iou/{title}", iou)
-        self.writer.flush()
+            self.writer.flush()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from trainer.config.resolve import saved_train_config
 from trainer.errors import UserError
-from trainer.io import point_link, read_json_lines, write_json, write_json_lines
+from trainer.io import point_link, read_json_lines, write_json, write_json_lines, writing
 from trainer.model.checkpoint_folders import newest_checkpoint
 from trainer.model.checkpoint_info import CheckpointInfo
 
@@ -55,8 +55,9 @@ def read_run(run_dir: Path) -> tuple[dict, Path]:
 
 def resume_state(run_dir: Path, iters_per_epoch: int) -> RunState:
     """Tidy the run folder to its newest checkpoint and say where training continues."""
-    for leftover in (run_dir / "checkpoints").glob(".tmp-*"):
-        shutil.rmtree(leftover)
+    with writing(run_dir / "checkpoints"):
+        for leftover in (run_dir / "checkpoints").glob(".tmp-*"):
+            shutil.rmtree(leftover)
     checkpoint = newest_checkpoint(run_dir)
     if checkpoint is None:
         records, state = [], RunState()
@@ -68,9 +69,11 @@ def resume_state(run_dir: Path, iters_per_epoch: int) -> RunState:
         step = info.step
         records = [r for r in read_json_lines(run_dir / "metrics.jsonl") if r["step"] < step] + [info.metrics]
         state = RunState(step=step, records=records, checkpoint=checkpoint)
-        point_link(run_dir / "last", checkpoint)
-        point_link(run_dir / "best", run_dir / "checkpoints" / f"{best_record(records)['step']:08d}")
-    write_json_lines(run_dir / "metrics.jsonl", records)
+        with writing(run_dir):
+            point_link(run_dir / "last", checkpoint)
+            point_link(run_dir / "best", run_dir / "checkpoints" / f"{best_record(records)['step']:08d}")
+    with writing(run_dir / "metrics.jsonl"):
+        write_json_lines(run_dir / "metrics.jsonl", records)
     return state
 
 

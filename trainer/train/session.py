@@ -11,8 +11,8 @@ from trainer.data.project import open_project
 from trainer.data.split import split_samples
 from trainer.data.summary import summary_lines, warning_lines
 from trainer.data.types import Problem, Project, Sample
-from trainer.errors import DataError
-from trainer.io import write_json
+from trainer.errors import DataError, WriteError
+from trainer.io import write_json, writing
 from trainer.progress import say
 
 
@@ -82,19 +82,29 @@ class TrainSession:
         strategy, where = make_strategy(cfg["gpu_devices"])
         from trainer.model.weights import init_source
         from trainer.train.loop import Trainer
-        from trainer.train.resume import RunState, resume_state, start_run
 
         say(where)
         trainer = Trainer(cfg, data.mapping, data.train, data.val, run_dir, strategy, init_source(cfg, data.mapping))
+        try:
+            return self._train(trainer, data)
+        except WriteError as error:
+            raise error.advising(self._after_failed_write()) from None
+
+    def _train(self, trainer, data: TrainData) -> dict:
+        from trainer.train.resume import RunState, resume_state, start_run
+
+        cfg, run_dir = self.cfg, self.run_dir
         if self.resume:
             state = resume_state(run_dir, trainer.iters_per_epoch)
         else:
             state = RunState()
             if trainer.writes:
-                run_dir.mkdir(parents=True, exist_ok=True)
-                start_run(run_dir, cfg, self.project_root)
+                with writing(run_dir):
+                    run_dir.mkdir(parents=True, exist_ok=True)
+                    start_run(run_dir, cfg, self.project_root)
         if trainer.writes:
-            write_json(run_dir / "skipped_samples.json", skipped_record(data.skipped))
+            with writing(run_dir / "skipped_samples.json"):
+                write_json(run_dir / "skipped_samples.json", skipped_record(data.skipped))
         say(f"project {self.project_root}: {len(data.train)} train / {len(data.val)} val images, "
             f"classes {data.mapping.class_title_to_idx} (neutral {data.mapping.neutral!r} ignored)")
         for (title, shape), count in sorted(data.project.skipped_shapes.items()):
@@ -103,3 +113,11 @@ class TrainSession:
             say(line)
         say(f"run folder: {run_dir}")
         return trainer.run(state)
+
+    def _after_failed_write(self) -> str:
+        """How to go on once the cause of a failed write is fixed: a run folder that records its project resumes."""
+        from trainer.train.resume import RUN_FILE
+
+        if (self.run_dir / RUN_FILE).is_file():
+            return f"run `train.py --resume {self.run_dir}`"
+        return f"delete {self.run_dir} and start the run again"
