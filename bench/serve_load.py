@@ -136,7 +136,9 @@ def main() -> None:
                   f"({100 * (after / before - 1):+.1f}%, target ≤ +5%); errors {endurance['errors']}")
         finally:
             status = server.stop()
-        print(f"server stopped with status {status}")
+            print(f"server stopped with status {status}")
+            if status != 0:
+                print("".join(server.out[-20:] + server.err[-40:]))
 
 
 if __name__ == "__main__":
