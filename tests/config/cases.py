@@ -46,9 +46,9 @@ TRAIN_CASES = [
     ({"model": {"atrous_rates": 6}}, "model.atrous_rates", "expected array, got number 6"),
     ({"model": {"decoder": "yes"}}, "model.decoder", 'expected boolean, got string "yes"'),
     ({"model": {"kernel": 3}}, "model.kernel", "unknown key (allowed: atrous_rates, backbone, batchnorm_momentum, decoder, depth_multiplier, implementation, output_stride)"),
-    ({"model": {"backbone": "xception_65"}}, "model.implementation", '"tf_models" has no backbone "xception_65" (it has: mobilenet_v2, resnet_101)'),
+    ({"model": {"backbone": "xception_65"}}, "model.implementation", '"tf_models" has no backbone "xception_65" (it has: mobilenet_v2, resnet_101, mobilenet_v3_large, mobilenet_v3_small, mobilenet_v4_conv_small, mobilenet_v4_conv_medium, mobilenet_v4_conv_large, mobilenet_v4_conv_medium_seg)'),
     ({"model": {"backbone": "resnet_101", "implementation": "deeplab"}}, "model.implementation", '"deeplab" has no backbone "resnet_101"'),
-    ({"model": {"backbone": "resnet_101", "depth_multiplier": 0.5}}, "model.depth_multiplier", "only applies to backbone mobilenet_v2"),
+    ({"model": {"backbone": "resnet_101", "depth_multiplier": 0.5}}, "model.depth_multiplier", "only applies to backbone mobilenet_v2, mobilenet_v3_large, mobilenet_v3_small, mobilenet_v4_conv_small, mobilenet_v4_conv_medium, mobilenet_v4_conv_large, mobilenet_v4_conv_medium_seg"),
     ({"model": {"output_stride": 32}, "input_size": {"width": 48, "height": 64}}, "input_size.width", "48 is too small for model.output_stride 32 (minimum 64)"),
     ({"model": {"output_stride": 32}, "input_size": {"width": 64, "height": 63}}, "input_size.height", "63 is too small for model.output_stride 32 (minimum 64)"),
 ]

@@ -14,7 +14,9 @@ from trainer.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 PRESETS = ["demo", "mobilenetv2_cityscapes", "mobilenetv2_deeplabv3", "mobilenetv2_dm05_deeplabv3", "mobilenetv2_dm05_voc",
-           "mobilenetv2_voc", "resnet101_deeplabv3plus", "xception65_ade20k", "xception65_cityscapes", "xception65_voc"]
+           "mobilenetv2_voc", "mobilenetv3_large_deeplabv3plus", "mobilenetv4_conv_medium_deeplabv3plus",
+           "resnet101_deeplabv3plus", "xception41_imagenet", "xception65_ade20k", "xception65_cityscapes",
+           "xception65_voc", "xception71_imagenet"]
 
 
 def _subset(part, whole) -> bool:
@@ -56,20 +58,28 @@ def test_model_presets():
     assert (dm1["input_size"], dm1["batch_size"], dm1["lr"], dm1["epochs"]) == ({"width": 513, "height": 513}, {"train": 4, "val": 1}, 0.0001, 10)
     assert resnet["model"] == {"backbone": "resnet_101", "implementation": "tf_models", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [6, 12, 18], "decoder": True, "batchnorm_momentum": 0.997}
     assert (resnet["input_size"], resnet["batch_size"]) == ({"width": 513, "height": 513}, {"train": 2, "val": 1})
+    for name, backbone in (("mobilenetv3_large_deeplabv3plus", "mobilenet_v3_large"),
+                           ("mobilenetv4_conv_medium_deeplabv3plus", "mobilenet_v4_conv_medium")):
+        mobile = resolve_train_config(None, name, [])
+        assert mobile["model"] == {**dm1["model"], "backbone": backbone, "decoder": True}
+        assert (mobile["input_size"], mobile["batch_size"]) == (dm1["input_size"], dm1["batch_size"])
 
 
-ZOO_PRESETS = ["mobilenetv2_dm05_voc", "mobilenetv2_voc", "xception65_voc", "mobilenetv2_cityscapes",
-               "xception65_cityscapes", "xception65_ade20k"]
+# preset → learning rate: research/deeplab train.py's 0.0001 fine-tunes a zoo segmentation checkpoint, its 0.007
+# ("when training on PASCAL augmented training set") starts from an ImageNet checkpoint.
+ZOO_PRESETS = {"mobilenetv2_dm05_voc": 0.0001, "mobilenetv2_voc": 0.0001, "xception65_voc": 0.0001,
+               "mobilenetv2_cityscapes": 0.0001, "xception65_cityscapes": 0.0001, "xception65_ade20k": 0.0001,
+               "xception41_imagenet": 0.007, "xception71_imagenet": 0.007}
 
 
-@pytest.mark.parametrize("name", ZOO_PRESETS)
-def test_zoo_presets_carry_deeplabs_fine_tuning_recipe(name):
-    """research/deeplab train.py's defaults for fine-tuning a model-zoo checkpoint with small batches."""
+@pytest.mark.parametrize("name,lr", ZOO_PRESETS.items())
+def test_zoo_presets_carry_deeplabs_fine_tuning_recipe(name, lr):
+    """research/deeplab train.py's defaults for training from a model-zoo checkpoint with small batches."""
     config = resolve_train_config(None, name, [])
     assert config["optimizer"] == {"name": "sgd", "momentum": 0.9, "weight_decay": 0, "l2_regularization": 0.00004,
                                    "clip_norm": 0}
     assert config["lr_schedule"] == {"name": "poly", "power": 0.9, "end_lr": 0, "warmup_epochs": 0}
-    assert (config["lr"], config["freeze_batchnorm"]) == (0.0001, True)
+    assert (config["lr"], config["freeze_batchnorm"]) == (lr, True)
 
 
 def test_load_unknown_preset():

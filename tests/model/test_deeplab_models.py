@@ -7,7 +7,7 @@ import tf_keras
 
 from trainer.config.resolve import resolve_train_config
 from trainer.model.backbones.mobilenet_v2 import mobilenet_v2
-from trainer.model.backbones.xception65 import xception_65
+from trainer.model.backbones.xception import xception_65
 from trainer.model.builder import build_model, classifier_variables
 from trainer.model.cost import default_classes, multiply_adds
 from trainer.model.deeplab_head import deeplab_network

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from tests.model.tf1_zoo import mobilenet_v2_names, write_tf1_checkpoint, xception_65_names
+from tests.model.tf1_zoo import mobilenet_v2_names, write_tf1_checkpoint, xception_names
 from trainer.errors import UserError
 from trainer.model.builder import build_model
 from trainer.model.deeplab_layers import keras_name
@@ -36,6 +36,29 @@ XCEPTION_KNOWN = {"xception_65/entry_flow/conv1_1/weights": [3, 3, 3, 32],
                   "decoder/feature_projection0/weights": [1, 1, 256, 48],
                   "decoder/decoder_conv0_depthwise/depthwise_weights": [3, 3, 304, 1],
                   "logits/semantic/weights": [1, 1, 256, 21]}
+# Xception-41: 8 middle units; Xception-71: entry blocks 2 and 4 added at stride 1 (core/xception.py).
+XCEPTION_41_KNOWN = {"xception_41/entry_flow/block3/unit_1/xception_module/shortcut/weights": [1, 1, 256, 728],
+                     "xception_41/middle_flow/block1/unit_8/xception_module/separable_conv1_pointwise/weights":
+                         [1, 1, 728, 728],
+                     "xception_41/exit_flow/block1/unit_1/xception_module/shortcut/weights": [1, 1, 728, 1024]}
+XCEPTION_71_KNOWN = {"xception_71/entry_flow/block2/unit_1/xception_module/shortcut/weights": [1, 1, 128, 256],
+                     "xception_71/entry_flow/block3/unit_1/xception_module/shortcut/weights": [1, 1, 256, 256],
+                     "xception_71/entry_flow/block4/unit_1/xception_module/shortcut/weights": [1, 1, 256, 728],
+                     "xception_71/entry_flow/block5/unit_1/xception_module/separable_conv3_pointwise/weights":
+                         [1, 1, 728, 728],
+                     "xception_71/middle_flow/block1/unit_16/xception_module/separable_conv3_pointwise/weights":
+                         [1, 1, 728, 728]}
+# scope → (names whose shapes are checked, the decoder's stride-4 feature: core/feature_extractor.py's
+# DECODER_END_POINTS, taken at its BatchNorm output before any ReLU).
+XCEPTIONS = {
+    "xception_65": (XCEPTION_KNOWN, "entry_flow/block2/unit_1/xception_module/separable_conv2_pointwise"),
+    "xception_41": ({**XCEPTION_41_KNOWN, **{k.replace("xception_65", "xception_41"): v for k, v in
+                                            XCEPTION_KNOWN.items() if "middle_flow" not in k}},
+                    "entry_flow/block2/unit_1/xception_module/separable_conv2_pointwise"),
+    "xception_71": ({**XCEPTION_71_KNOWN, **{k.replace("xception_65", "xception_71"): v for k, v in
+                                            XCEPTION_KNOWN.items() if "block1/unit_1/xception_module/shortcut" not in k}},
+                    "entry_flow/block3/unit_1/xception_module/separable_conv2_pointwise"),
+}
 # TF1 variable name ending → the Keras attribute of the layer named after its scope (the test's own inverse).
 ATTRIBUTES = {"weights": "kernel", "biases": "bias", "depthwise_weights": "depthwise_kernel", "gamma": "gamma",
               "beta": "beta", "moving_mean": "moving_mean", "moving_variance": "moving_variance"}
@@ -70,39 +93,42 @@ def test_mobilenet_v2_zoo_names_and_values(mnv2_checkpoint):
     assert set(MNV2_KNOWN) <= set(loaded.loaded)
 
 
-def test_xception_65_zoo_names_and_values(tmp_path):
-    values = write_tf1_checkpoint(str(tmp_path / "model.ckpt"), xception_65_names(CLASSES))
-    for name, shape in XCEPTION_KNOWN.items():
+@pytest.mark.parametrize("scope", XCEPTIONS)
+def test_xception_zoo_names_and_values(scope, tmp_path):
+    known, low_level = XCEPTIONS[scope]
+    values = write_tf1_checkpoint(str(tmp_path / "model.ckpt"), xception_names(scope, CLASSES))
+    for name, shape in known.items():
         assert list(values[name].shape) == shape, name
-    model = build_model(XCEPTION, CLASSES)
+    model = build_model({**XCEPTION, "backbone": scope}, CLASSES)
     loaded = load_tf1(model, str(tmp_path / "model.ckpt"), skip_classifier=False)
     _check_all_loaded(model, values, loaded)
-    assert set(XCEPTION_KNOWN) <= set(loaded.loaded)
-    # Parity of the stem (fixed padding on the stride-2 conv) at a k·16+1 size and an even one.
-    for size in (129, 128):
+    assert set(known) <= set(loaded.loaded)
+    # Parity of the stem (fixed padding on the stride-2 conv) at a k·16+1 size and an even one (the layers are
+    # shared: the even size once, for Xception-65).
+    for size in (129, 128) if scope == "xception_65" else (129,):
         images = tf.constant(np.random.default_rng(size).uniform(0, 255, [1, size, size, 3]), tf.float32)
         x = images * (2 / 255) - 1
         x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])   # fixed_padding: 3×3 → 1 before, 1 after
-        x = tf.nn.relu(_bn(tf.nn.conv2d(x, values["xception_65/entry_flow/conv1_1/weights"], 2, "VALID"),
-                           values, "xception_65/entry_flow/conv1_1", 1e-3))
-        x = tf.nn.relu(_bn(tf.nn.conv2d(x, values["xception_65/entry_flow/conv1_2/weights"], 1, "SAME"),
-                           values, "xception_65/entry_flow/conv1_2", 1e-3))
-        _assert_close(_intermediate(model, "xception_65/entry_flow/conv1_2/relu", images), x)
+        x = tf.nn.relu(_bn(tf.nn.conv2d(x, values[f"{scope}/entry_flow/conv1_1/weights"], 2, "VALID"),
+                           values, f"{scope}/entry_flow/conv1_1", 1e-3))
+        x = tf.nn.relu(_bn(tf.nn.conv2d(x, values[f"{scope}/entry_flow/conv1_2/weights"], 1, "SAME"),
+                           values, f"{scope}/entry_flow/conv1_2", 1e-3))
+        _assert_close(_intermediate(model, f"{scope}/entry_flow/conv1_2/relu", images), x)
         # Exit block 2 runs at rate 2 at OS 16, its ReLU inside (after the depthwise BN).
-        module = "xception_65/exit_flow/block2/unit_1/xception_module"
-        x = _intermediate(model, "xception_65/exit_flow/block1/unit_1/xception_module/add", images)
+        module = f"{scope}/exit_flow/block2/unit_1/xception_module"
+        x = _intermediate(model, f"{scope}/exit_flow/block1/unit_1/xception_module/add", images)
         x = tf.nn.relu(_bn(_depthwise(x, values, f"{module}/separable_conv1_depthwise", 2), values,
                            f"{module}/separable_conv1_depthwise", 1e-3))
         _assert_close(_intermediate(model, f"{module}/separable_conv1_depthwise/relu", images), x)
-        _check_xception_head(model, values, images)
+        _check_xception_head(model, values, images, scope, low_level)
 
 
-def _check_xception_head(model, values, images):
+def _check_xception_head(model, values, images, scope, low_level):
     """ASPP (rates 6, 12, 18) + decoder + logits from our backbone's two endpoints, against the model's logits."""
     features = tf.constant(_intermediate(
-        model, "xception_65/exit_flow/block2/unit_1/xception_module/separable_conv3_pointwise/relu", images))
-    low_level = tf.constant(_intermediate(
-        model, "xception_65/entry_flow/block2/unit_1/xception_module/separable_conv2_pointwise/BatchNorm", images))
+        model, f"{scope}/exit_flow/block2/unit_1/xception_module/separable_conv3_pointwise/relu", images))
+    low_level = tf.constant(_intermediate(model, f"{scope}/{low_level}/BatchNorm", images))
+    assert low_level.shape[1:3] == [(images.shape[1] + 3) // 4] * 2   # stride 4
     pooled = _resize(_conv_relu(tf.reduce_mean(features, [1, 2], keepdims=True), values, "image_pooling"),
                      tf.shape(features)[1:3])
     branches = [pooled, _conv_relu(features, values, "aspp0")]

@@ -1,5 +1,5 @@
 """Model-zoo-like TF1 checkpoints for tests, written from research/deeplab's own layout (reference/deeplab.md,
-slim's V2_DEF and xception_65), not from our layers: names and shapes are the spec our import must meet."""
+slim's V2_DEF and core/xception.py), not from our layers: names and shapes are the spec our import must meet."""
 import zlib
 
 import numpy as np
@@ -45,21 +45,32 @@ def mobilenet_v2_names(depth_multiplier: float, classes: int) -> dict[str, list[
     return {**names, **_head(cin, [], 0, classes)}
 
 
-def xception_65_names(classes: int) -> dict[str, list[int]]:
-    """DeepLabV3+ Xception-65, ASPP [6, 12, 18], decoder."""
-    names = {**_conv("xception_65/entry_flow/conv1_1", 3, 3, 32), **_conv("xception_65/entry_flow/conv1_2", 3, 32, 64)}
+# research/deeplab core/xception.py's block lists, (block, depths, units, conv shortcut), by TF1 scope.
+_EXIT = [("exit_flow/block1", (728, 1024, 1024), 1, True), ("exit_flow/block2", (1536, 1536, 2048), 1, False)]
+_ENTRY_41_65 = [("entry_flow/block1", (128,) * 3, 1, True), ("entry_flow/block2", (256,) * 3, 1, True),
+                ("entry_flow/block3", (728,) * 3, 1, True)]
+XCEPTION_BLOCKS = {
+    "xception_41": [*_ENTRY_41_65, ("middle_flow/block1", (728,) * 3, 8, False), *_EXIT],
+    "xception_65": [*_ENTRY_41_65, ("middle_flow/block1", (728,) * 3, 16, False), *_EXIT],
+    "xception_71": [("entry_flow/block1", (128,) * 3, 1, True), ("entry_flow/block2", (256,) * 3, 1, True),
+                    ("entry_flow/block3", (256,) * 3, 1, True), ("entry_flow/block4", (728,) * 3, 1, True),
+                    ("entry_flow/block5", (728,) * 3, 1, True), ("middle_flow/block1", (728,) * 3, 16, False),
+                    *_EXIT],
+}
+
+
+def xception_names(scope: str, classes: int) -> dict[str, list[int]]:
+    """DeepLabV3+ Xception-41 / 65 / 71 (`scope`), ASPP [6, 12, 18], decoder."""
+    names = {**_conv(f"{scope}/entry_flow/conv1_1", 3, 3, 32), **_conv(f"{scope}/entry_flow/conv1_2", 3, 32, 64)}
     cin = 64
-    blocks = [("entry_flow/block1", (128,) * 3, 1, True), ("entry_flow/block2", (256,) * 3, 1, True),
-              ("entry_flow/block3", (728,) * 3, 1, True), ("middle_flow/block1", (728,) * 3, 16, False),
-              ("exit_flow/block1", (728, 1024, 1024), 1, True), ("exit_flow/block2", (1536, 1536, 2048), 1, False)]
-    for block, depths, units, conv_shortcut in blocks:
+    for block, depths, units, conv_shortcut in XCEPTION_BLOCKS[scope]:
         for unit in range(1, units + 1):
-            scope = f"xception_65/{block}/unit_{unit}/xception_module"
+            module = f"{scope}/{block}/unit_{unit}/xception_module"
             if conv_shortcut:
-                names.update(_conv(f"{scope}/shortcut", 1, cin, depths[-1]))
+                names.update(_conv(f"{module}/shortcut", 1, cin, depths[-1]))
             c = cin
             for k, depth in enumerate(depths, 1):
-                names.update(_separable(f"{scope}/separable_conv{k}", c, depth))
+                names.update(_separable(f"{module}/separable_conv{k}", c, depth))
                 c = depth
             cin = depths[-1]
     return {**names, **_head(cin, [6, 12, 18], 256, classes)}
