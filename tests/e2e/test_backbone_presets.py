@@ -9,7 +9,7 @@ from tests.conftest import read_jsonl, run_script
 SMALL = ["--set", 'input_size={"width": 65, "height": 65}', "--set", 'batch_size={"train": 3, "val": 3}',
          "--set", "epochs=1", "--set", 'data_workers={"train": 1, "val": 1}']
 # (preset, backbone, implementation); the variants without a preset of their own run on their family's, marked slow
-# (the default run keeps one per family).
+# (the default run keeps one per family), as is the Dense Prediction Cell preset (Xception-71 runs by default).
 CASES = [
     ("xception65_voc", "xception_65", "deeplab"),
     ("xception41_imagenet", "xception_41", "deeplab"),
@@ -21,6 +21,7 @@ CASES = [
         ("mobilenetv4_conv_medium_deeplabv3plus", "mobilenet_v4_conv_small"),
         ("mobilenetv4_conv_medium_deeplabv3plus", "mobilenet_v4_conv_large"),
         ("mobilenetv4_conv_medium_deeplabv3plus", "mobilenet_v4_conv_medium_seg")]),
+    pytest.param("xception71_dpc_cityscapes", "xception_71", "deeplab", marks=pytest.mark.slow),
 ]
 
 

@@ -13,7 +13,7 @@ from trainer.model.tf1_import import find_tf1_checkpoint, load_tf1, tf1_variable
 from trainer.model.weights import init_source, initialise
 
 MNV2 = {"backbone": "mobilenet_v2", "implementation": "deeplab", "depth_multiplier": 0.5, "output_stride": 16,
-        "atrous_rates": [], "decoder": False, "batchnorm_momentum": 0.997}
+        "atrous_rates": [], "decoder": False, "dense_prediction_cell": False, "batchnorm_momentum": 0.997}
 XCEPTION = {**MNV2, "backbone": "xception_65", "depth_multiplier": 1.0, "atrous_rates": [6, 12, 18], "decoder": True}
 CLASSES = 21
 # Written by hand from reference/deeplab.md and the ×0.5 channel table (16 stem, 8, 12, 16, 32, 48, 80, 160).
@@ -134,17 +134,60 @@ def _check_xception_head(model, values, images, scope, low_level):
     branches = [pooled, _conv_relu(features, values, "aspp0")]
     branches += [_separable_relu(features, values, f"aspp{i}", rate) for i, rate in enumerate([6, 12, 18], 1)]
     x = _conv_relu(tf.concat(branches, -1), values, "concat_projection")
-    projected = _conv_relu(low_level, values, "decoder/feature_projection0")
-    x = tf.concat([_resize(x, tf.shape(projected)[1:3]), projected], -1)
-    for i in range(2):
-        x = _separable_relu(x, values, f"decoder/decoder_conv{i}", 1)
-    _assert_close(model(images).numpy(), _logits(x, values, images.shape[1:3]))
+    _check_decoder_and_logits(model, values, images, x, low_level)
     # At these sizes the features are 9×9 (8×8): rates 12 and 18 only reach the centre tap, so each
     # branch's depthwise is also checked alone on a 41×41 input, where the rates differ.
     wide = tf.constant(np.random.default_rng(0).normal(size=[1, 41, 41, 2048]), tf.float32)
     for i, rate in enumerate([6, 12, 18], 1):
         layer = model.network.get_layer(keras_name(f"aspp{i}_depthwise"))
         _assert_close(layer(wide).numpy(), _depthwise(wide, values, f"aspp{i}_depthwise", rate))
+
+
+def _check_decoder_and_logits(model, values, images, x, low_level):
+    """The V3+ decoder on the head's output `x` and the stride-4 feature, then the logits, against the model's."""
+    projected = _conv_relu(low_level, values, "decoder/feature_projection0")
+    x = tf.concat([_resize(x, tf.shape(projected)[1:3]), projected], -1)
+    for i in range(2):
+        x = _separable_relu(x, values, f"decoder/decoder_conv{i}", 1)
+    _assert_close(model(images).numpy(), _logits(x, values, images.shape[1:3]))
+
+
+# core/dense_prediction_cell_branch5_top1_cityscapes.json: (input branch, (height rate, width rate)) at OS 16.
+DPC_CELL = [(-1, (1, 6)), (0, (18, 15)), (1, (6, 3)), (0, (1, 1)), (0, (6, 21))]
+
+
+def test_xception_71_dense_prediction_cell_zoo_names_and_values(tmp_path):
+    """xception71_dpc_cityscapes: the cell's variables under meta_architecture load, and the cell (anisotropic
+    rates, branches fed by branches) → concat_projection → decoder → logits equal a plain-TF reference."""
+    values = write_tf1_checkpoint(str(tmp_path / "model.ckpt"), xception_names("xception_71", 19, dpc=True))
+    for name, shape in {"meta_architecture/branch0_depthwise/depthwise_weights": [3, 3, 2048, 1],
+                        "meta_architecture/branch0_pointwise/weights": [1, 1, 2048, 256],
+                        "meta_architecture/branch2_depthwise/depthwise_weights": [3, 3, 256, 1],
+                        "meta_architecture/branch4_pointwise/BatchNorm/gamma": [256],
+                        "meta_architecture/concat_projection/weights": [1, 1, 1280, 256],
+                        "decoder/feature_projection0/weights": [1, 1, 256, 48]}.items():
+        assert list(values[name].shape) == shape, name
+    assert not any(n.startswith(("aspp", "image_pooling", "concat_projection/")) for n in values)
+    model = build_model({**XCEPTION, "backbone": "xception_71", "atrous_rates": [], "dense_prediction_cell": True}, 19)
+    _check_all_loaded(model, values, load_tf1(model, str(tmp_path / "model.ckpt"), skip_classifier=False))
+    images = tf.constant(np.random.default_rng(0).uniform(0, 255, [1, 129, 257, 3]), tf.float32)
+    features = tf.constant(_intermediate(
+        model, "xception_71/exit_flow/block2/unit_1/xception_module/separable_conv3_pointwise/relu", images))
+    assert features.shape[1:3] == [9, 17]
+    branches = []
+    for i, (source, rate) in enumerate(DPC_CELL):
+        branches.append(_separable_relu(features if source < 0 else branches[source], values,
+                                        f"meta_architecture/branch{i}", rate))
+    x = _conv_relu(tf.concat(branches, -1), values, "meta_architecture/concat_projection")
+    _assert_close(_intermediate(model, "meta_architecture/concat_projection/relu", images), x)
+    low_level = tf.constant(_intermediate(
+        model, "xception_71/entry_flow/block3/unit_1/xception_module/separable_conv2_pointwise/BatchNorm", images))
+    _check_decoder_and_logits(model, values, images, x, low_level)
+    # The features are 9×17 there: each branch's depthwise alone on a 41×45 input, where every rate reaches.
+    for i, (source, rate) in enumerate(DPC_CELL):
+        wide = tf.constant(np.random.default_rng(i).normal(size=[1, 41, 45, 2048 if source < 0 else 256]), tf.float32)
+        layer = model.network.get_layer(keras_name(f"meta_architecture/branch{i}_depthwise"))
+        _assert_close(layer(wide).numpy(), _depthwise(wide, values, f"meta_architecture/branch{i}_depthwise", rate))
 
 
 def _assert_close(ours, expected):
@@ -155,8 +198,9 @@ def _assert_close(ours, expected):
 
 
 def _depthwise(x, values, scope, rate):
-    return tf.nn.depthwise_conv2d(x, values[f"{scope}/depthwise_weights"], [1, 1, 1, 1], "SAME",
-                                  dilations=[rate, rate])
+    """`rate`: one rate, or (height, width) rates."""
+    rates = list(rate) if isinstance(rate, tuple) else [rate, rate]
+    return tf.nn.depthwise_conv2d(x, values[f"{scope}/depthwise_weights"], [1, 1, 1, 1], "SAME", dilations=rates)
 
 
 def _conv_relu(x, values, scope, epsilon=1e-5):

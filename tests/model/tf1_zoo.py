@@ -18,11 +18,26 @@ def _separable(scope, cin, cout):
     return {**_conv(f"{scope}_depthwise", 3, cin, cin, depthwise=True), **_conv(f"{scope}_pointwise", 1, cin, cout)}
 
 
-def _head(cin, rates, decoder_cin, classes):
-    names = {**_conv("image_pooling", 1, cin, 256), **_conv("aspp0", 1, cin, 256)}
-    for i in range(1, len(rates) + 1):
-        names.update(_separable(f"aspp{i}", cin, 256))
-    names.update(_conv("concat_projection", 1, 256 * (2 + len(rates)), 256))
+# core/dense_prediction_cell_branch5_top1_cityscapes.json: each branch's input (-1: the backbone features).
+DPC_INPUTS = [-1, 0, 1, 0, 0]
+
+
+def _dpc(cin):
+    """The Dense Prediction Cell under `meta_architecture`: split separable branches of 256, concat_projection."""
+    names = {}
+    for i, source in enumerate(DPC_INPUTS):
+        names.update(_separable(f"meta_architecture/branch{i}", cin if source < 0 else 256, 256))
+    return {**names, **_conv("meta_architecture/concat_projection", 1, 256 * len(DPC_INPUTS), 256)}
+
+
+def _head(cin, rates, decoder_cin, classes, dpc=False):
+    if dpc:
+        names = _dpc(cin)
+    else:
+        names = {**_conv("image_pooling", 1, cin, 256), **_conv("aspp0", 1, cin, 256)}
+        for i in range(1, len(rates) + 1):
+            names.update(_separable(f"aspp{i}", cin, 256))
+        names.update(_conv("concat_projection", 1, 256 * (2 + len(rates)), 256))
     if decoder_cin:
         names.update(_conv("decoder/feature_projection0", 1, decoder_cin, 48))
         names.update(_separable("decoder/decoder_conv0", 256 + 48, 256))
@@ -59,8 +74,8 @@ XCEPTION_BLOCKS = {
 }
 
 
-def xception_names(scope: str, classes: int) -> dict[str, list[int]]:
-    """DeepLabV3+ Xception-41 / 65 / 71 (`scope`), ASPP [6, 12, 18], decoder."""
+def xception_names(scope: str, classes: int, dpc: bool = False) -> dict[str, list[int]]:
+    """DeepLabV3+ Xception-41 / 65 / 71 (`scope`), ASPP [6, 12, 18] (or the Dense Prediction Cell), decoder."""
     names = {**_conv(f"{scope}/entry_flow/conv1_1", 3, 3, 32), **_conv(f"{scope}/entry_flow/conv1_2", 3, 32, 64)}
     cin = 64
     for block, depths, units, conv_shortcut in XCEPTION_BLOCKS[scope]:
@@ -73,7 +88,7 @@ def xception_names(scope: str, classes: int) -> dict[str, list[int]]:
                 names.update(_separable(f"{module}/separable_conv{k}", c, depth))
                 c = depth
             cin = depths[-1]
-    return {**names, **_head(cin, [6, 12, 18], 256, classes)}
+    return {**names, **_head(cin, [6, 12, 18], 256, classes, dpc)}
 
 
 def value(name: str, shape: list[int]) -> np.ndarray:
