@@ -9,10 +9,11 @@ from tests.conftest import read_jsonl, run_script
 SMALL = ["--set", 'input_size={"width": 65, "height": 65}', "--set", 'batch_size={"train": 3, "val": 3}',
          "--set", "epochs=1", "--set", 'data_workers={"train": 1, "val": 1}']
 # (preset, backbone, implementation); the variants without a preset of their own run on their family's, marked slow
-# (the default run keeps one per family), as is the Dense Prediction Cell preset (Xception-71 runs by default).
+# (the default run keeps one per family), as are Xception-41 (Xception-65 with fewer middle units) and the Dense
+# Prediction Cell preset (Xception-71 runs by default).
 CASES = [
     ("xception65_voc", "xception_65", "deeplab"),
-    ("xception41_imagenet", "xception_41", "deeplab"),
+    pytest.param("xception41_imagenet", "xception_41", "deeplab", marks=pytest.mark.slow),   # Xception-65's flows
     ("xception71_imagenet", "xception_71", "deeplab"),
     ("mobilenetv3_large_deeplabv3plus", "mobilenet_v3_large", "tf_models"),
     ("mobilenetv4_conv_medium_deeplabv3plus", "mobilenet_v4_conv_medium", "tf_models"),
