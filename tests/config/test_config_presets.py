@@ -14,7 +14,7 @@ from trainer.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 PRESETS = ["demo", "mobilenetv2_cityscapes", "mobilenetv2_deeplabv3", "mobilenetv2_dm05_deeplabv3", "mobilenetv2_dm05_voc",
-           "mobilenetv2_voc", "mobilenetv3_large_deeplabv3plus", "mobilenetv4_conv_medium_deeplabv3plus",
+           "mobilenetv2_voc", "mobilenetv3_large_deeplabv3", "mobilenetv4_conv_medium_deeplabv3",
            "resnet101_deeplabv3plus", "xception41_imagenet", "xception65_ade20k", "xception65_cityscapes",
            "xception65_voc", "xception71_dpc_cityscapes", "xception71_imagenet"]
 
@@ -58,11 +58,10 @@ def test_model_presets():
     assert (dm1["input_size"], dm1["batch_size"], dm1["lr"], dm1["epochs"]) == ({"width": 513, "height": 513}, {"train": 4, "val": 1}, 0.0001, 10)
     assert resnet["model"] == {"backbone": "resnet_101", "implementation": "tf_models", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [6, 12, 18], "decoder": True, "dense_prediction_cell": False, "batchnorm_momentum": 0.997}
     assert (resnet["input_size"], resnet["batch_size"]) == ({"width": 513, "height": 513}, {"train": 2, "val": 1})
-    for name, backbone in (("mobilenetv3_large_deeplabv3plus", "mobilenet_v3_large"),
-                           ("mobilenetv4_conv_medium_deeplabv3plus", "mobilenet_v4_conv_medium")):
-        mobile = resolve_train_config(None, name, [])
-        assert mobile["model"] == {**dm1["model"], "backbone": backbone, "decoder": True}
-        assert (mobile["input_size"], mobile["batch_size"]) == (dm1["input_size"], dm1["batch_size"])
+    for name, backbone in (("mobilenetv3_large_deeplabv3", "mobilenet_v3_large"),
+                           ("mobilenetv4_conv_medium_deeplabv3", "mobilenet_v4_conv_medium")):
+        mobile = resolve_train_config(None, name, [])   # mobilenetv2_deeplabv3 with a newer backbone
+        assert {**mobile, "preset": None} == {**dm1, "preset": None, "model": {**dm1["model"], "backbone": backbone}}
 
 
 # preset → learning rate: research/deeplab train.py's 0.0001 fine-tunes a zoo segmentation checkpoint, its 0.007

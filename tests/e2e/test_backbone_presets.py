@@ -15,13 +15,13 @@ CASES = [
     ("xception65_voc", "xception_65", "deeplab"),
     pytest.param("xception41_imagenet", "xception_41", "deeplab", marks=pytest.mark.slow),   # Xception-65's flows
     ("xception71_imagenet", "xception_71", "deeplab"),
-    ("mobilenetv3_large_deeplabv3plus", "mobilenet_v3_large", "tf_models"),
-    ("mobilenetv4_conv_medium_deeplabv3plus", "mobilenet_v4_conv_medium", "tf_models"),
+    ("mobilenetv3_large_deeplabv3", "mobilenet_v3_large", "tf_models"),
+    ("mobilenetv4_conv_medium_deeplabv3", "mobilenet_v4_conv_medium", "tf_models"),
     *(pytest.param(preset, backbone, "tf_models", marks=pytest.mark.slow) for preset, backbone in [
-        ("mobilenetv3_large_deeplabv3plus", "mobilenet_v3_small"),
-        ("mobilenetv4_conv_medium_deeplabv3plus", "mobilenet_v4_conv_small"),
-        ("mobilenetv4_conv_medium_deeplabv3plus", "mobilenet_v4_conv_large"),
-        ("mobilenetv4_conv_medium_deeplabv3plus", "mobilenet_v4_conv_medium_seg")]),
+        ("mobilenetv3_large_deeplabv3", "mobilenet_v3_small"),
+        ("mobilenetv4_conv_medium_deeplabv3", "mobilenet_v4_conv_small"),
+        ("mobilenetv4_conv_medium_deeplabv3", "mobilenet_v4_conv_large"),
+        ("mobilenetv4_conv_medium_deeplabv3", "mobilenet_v4_conv_medium_seg")]),
     pytest.param("xception71_dpc_cityscapes", "xception_71", "deeplab", marks=pytest.mark.slow),
 ]
 
@@ -29,11 +29,14 @@ CASES = [
 @pytest.mark.parametrize("preset,backbone,implementation", CASES)
 def test_preset_trains_and_infers(preset, backbone, implementation, tiny_project, tmp_path):
     run = tmp_path / "run"
+    # The MobileNetV3 / V4 presets are DeepLabV3: with the V3+ decoder on, the run also uses each backbone's
+    # stride-4 endpoint (level 2), which the backbone harness (no decoder) does not.
     result = run_script("train.py", "--preset", preset, "--project", str(tiny_project), "--output", str(run),
-                        *SMALL, "--set", f'model.backbone="{backbone}"')
+                        *SMALL, "--set", f'model.backbone="{backbone}"', "--set", "model.decoder=true")
     assert result.returncode == 0, result.stdout + result.stderr
     saved = json.loads((run / "config.json").read_text())
-    assert (saved["model"]["backbone"], saved["model"]["implementation"]) == (backbone, implementation)
+    assert (saved["model"]["backbone"], saved["model"]["implementation"], saved["model"]["decoder"]) == (
+        backbone, implementation, True)
     assert [r["epoch"] for r in read_jsonl(run / "metrics.jsonl")] == [1.0]
 
     output = tmp_path / "annotated"
