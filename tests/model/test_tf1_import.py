@@ -53,10 +53,10 @@ XCEPTION_71_KNOWN = {"xception_71/entry_flow/block2/unit_1/xception_module/short
 XCEPTIONS = {
     "xception_65": (XCEPTION_KNOWN, "entry_flow/block2/unit_1/xception_module/separable_conv2_pointwise"),
     "xception_41": ({**XCEPTION_41_KNOWN, **{k.replace("xception_65", "xception_41"): v for k, v in
-                                            XCEPTION_KNOWN.items() if "middle_flow" not in k}},
+                                            XCEPTION_KNOWN.items() if "middle_flow" not in k}},   # 8 units only
                     "entry_flow/block2/unit_1/xception_module/separable_conv2_pointwise"),
     "xception_71": ({**XCEPTION_71_KNOWN, **{k.replace("xception_65", "xception_71"): v for k, v in
-                                            XCEPTION_KNOWN.items() if "block1/unit_1/xception_module/shortcut" not in k}},
+                                            XCEPTION_KNOWN.items()}},
                     "entry_flow/block3/unit_1/xception_module/separable_conv2_pointwise"),
 }
 # TF1 variable name ending → the Keras attribute of the layer named after its scope (the test's own inverse).
