@@ -14,7 +14,9 @@ from trainer.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 PRESETS = ["demo", "mobilenetv2_cityscapes", "mobilenetv2_deeplabv3", "mobilenetv2_dm05_deeplabv3", "mobilenetv2_dm05_voc",
-           "mobilenetv2_voc", "resnet101_deeplabv3plus", "xception65_ade20k", "xception65_cityscapes", "xception65_voc"]
+           "mobilenetv2_voc", "mobilenetv3_large_deeplabv3", "mobilenetv4_conv_medium_deeplabv3",
+           "resnet101_deeplabv3plus", "xception41_imagenet", "xception65_ade20k", "xception65_cityscapes",
+           "xception65_voc", "xception71_dpc_cityscapes", "xception71_imagenet"]
 
 
 def _subset(part, whole) -> bool:
@@ -37,7 +39,7 @@ def test_every_preset_resolves(name):
 
 def test_demo_preset_values():
     config = resolve_train_config(None, "demo", [])
-    assert config["model"] == {"backbone": "mobilenet_v2", "implementation": "tf_models", "depth_multiplier": 0.5, "output_stride": 16, "atrous_rates": [], "decoder": True, "batchnorm_momentum": 0.9}
+    assert config["model"] == {"backbone": "mobilenet_v2", "implementation": "tf_models", "depth_multiplier": 0.5, "output_stride": 16, "atrous_rates": [], "decoder": True, "dense_prediction_cell": False, "batchnorm_momentum": 0.9}
     assert (config["input_size"], config["batch_size"], config["data_workers"]) == (
         {"width": 128, "height": 128},
         {"train": 8, "val": 8},
@@ -50,26 +52,33 @@ def test_model_presets():
     dm1 = resolve_train_config(None, "mobilenetv2_deeplabv3", [])
     dm05 = resolve_train_config(None, "mobilenetv2_dm05_deeplabv3", [])
     resnet = resolve_train_config(None, "resnet101_deeplabv3plus", [])
-    assert dm1["model"] == {"backbone": "mobilenet_v2", "implementation": "tf_models", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [], "decoder": False, "batchnorm_momentum": 0.997}
+    assert dm1["model"] == {"backbone": "mobilenet_v2", "implementation": "tf_models", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [], "decoder": False, "dense_prediction_cell": False, "batchnorm_momentum": 0.997}
     assert {**dm05, "preset": None, "model": None} == {**dm1, "preset": None, "model": None}
     assert dm05["model"] == {**dm1["model"], "depth_multiplier": 0.5}
     assert (dm1["input_size"], dm1["batch_size"], dm1["lr"], dm1["epochs"]) == ({"width": 513, "height": 513}, {"train": 4, "val": 1}, 0.0001, 10)
-    assert resnet["model"] == {"backbone": "resnet_101", "implementation": "tf_models", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [6, 12, 18], "decoder": True, "batchnorm_momentum": 0.997}
+    assert resnet["model"] == {"backbone": "resnet_101", "implementation": "tf_models", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [6, 12, 18], "decoder": True, "dense_prediction_cell": False, "batchnorm_momentum": 0.997}
     assert (resnet["input_size"], resnet["batch_size"]) == ({"width": 513, "height": 513}, {"train": 2, "val": 1})
+    for name, backbone in (("mobilenetv3_large_deeplabv3", "mobilenet_v3_large"),
+                           ("mobilenetv4_conv_medium_deeplabv3", "mobilenet_v4_conv_medium")):
+        mobile = resolve_train_config(None, name, [])   # mobilenetv2_deeplabv3 with a newer backbone
+        assert {**mobile, "preset": None} == {**dm1, "preset": None, "model": {**dm1["model"], "backbone": backbone}}
 
 
-ZOO_PRESETS = ["mobilenetv2_dm05_voc", "mobilenetv2_voc", "xception65_voc", "mobilenetv2_cityscapes",
-               "xception65_cityscapes", "xception65_ade20k"]
+# preset → learning rate: research/deeplab train.py's 0.0001 fine-tunes a zoo segmentation checkpoint, its 0.007
+# ("when training on PASCAL augmented training set") starts from an ImageNet checkpoint.
+ZOO_PRESETS = {"mobilenetv2_dm05_voc": 0.0001, "mobilenetv2_voc": 0.0001, "xception65_voc": 0.0001,
+               "mobilenetv2_cityscapes": 0.0001, "xception65_cityscapes": 0.0001, "xception65_ade20k": 0.0001,
+               "xception71_dpc_cityscapes": 0.0001, "xception41_imagenet": 0.007, "xception71_imagenet": 0.007}
 
 
-@pytest.mark.parametrize("name", ZOO_PRESETS)
-def test_zoo_presets_carry_deeplabs_fine_tuning_recipe(name):
-    """research/deeplab train.py's defaults for fine-tuning a model-zoo checkpoint with small batches."""
+@pytest.mark.parametrize("name,lr", ZOO_PRESETS.items())
+def test_zoo_presets_carry_deeplabs_fine_tuning_recipe(name, lr):
+    """research/deeplab train.py's defaults for training from a model-zoo checkpoint with small batches."""
     config = resolve_train_config(None, name, [])
     assert config["optimizer"] == {"name": "sgd", "momentum": 0.9, "weight_decay": 0, "l2_regularization": 0.00004,
                                    "clip_norm": 0}
     assert config["lr_schedule"] == {"name": "poly", "power": 0.9, "end_lr": 0, "warmup_epochs": 0}
-    assert (config["lr"], config["freeze_batchnorm"]) == (0.0001, True)
+    assert (config["lr"], config["freeze_batchnorm"]) == (lr, True)
 
 
 def test_load_unknown_preset():

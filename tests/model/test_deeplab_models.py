@@ -7,7 +7,7 @@ import tf_keras
 
 from trainer.config.resolve import resolve_train_config
 from trainer.model.backbones.mobilenet_v2 import mobilenet_v2
-from trainer.model.backbones.xception65 import xception_65
+from trainer.model.backbones.xception import xception_65
 from trainer.model.builder import build_model, classifier_variables
 from trainer.model.cost import default_classes, multiply_adds
 from trainer.model.deeplab_head import deeplab_network
@@ -16,7 +16,8 @@ from trainer.model.deeplab_layers import keras_name, tf1_scope
 # Model-zoo Multiply-Adds (g3doc/model_zoo.md), one image, at the evaluation output stride.
 ZOO = [("mobilenetv2_dm05_voc", 16, 513, 513, 0.88e9), ("mobilenetv2_dm05_voc", 8, 513, 513, 2.84e9),
        ("mobilenetv2_voc", 16, 513, 513, 2.75e9), ("xception65_voc", 16, 513, 513, 54.17e9),
-       ("mobilenetv2_cityscapes", 16, 1025, 2049, 21.27e9), ("xception65_cityscapes", 16, 1025, 2049, 418.64e9)]
+       ("mobilenetv2_cityscapes", 16, 1025, 2049, 21.27e9), ("xception65_cityscapes", 16, 1025, 2049, 418.64e9),
+       ("xception71_dpc_cityscapes", 16, 1025, 2049, 502.07e9)]
 
 
 @pytest.mark.parametrize("preset,output_stride,height,width,published", ZOO)
@@ -133,7 +134,7 @@ def test_xception_65_activation_placement(xception):
 
 def _head_cfg(backbone, rates, decoder):
     return {"backbone": backbone, "implementation": "deeplab", "depth_multiplier": 1.0, "output_stride": 16,
-            "atrous_rates": rates, "decoder": decoder, "batchnorm_momentum": 0.997}
+            "atrous_rates": rates, "decoder": decoder, "dense_prediction_cell": False, "batchnorm_momentum": 0.997}
 
 
 def _sources(layer):

@@ -17,24 +17,25 @@ from trainer.model.cost import multiply_adds
 from trainer.model.deeplab_layers import keras_name
 from trainer.model.stride import at_output_stride
 
-OS16 = {"output_stride": 16, "atrous_rates": [6, 12, 18]}
+OS16 = {"output_stride": 16, "atrous_rates": [6, 12, 18], "dense_prediction_cell": False}
+NO_RATES = {**OS16, "atrous_rates": []}
 
 
 def test_rates_follow_the_stride_unless_given():
     assert at_output_stride(OS16, None, None) == OS16
-    assert at_output_stride(OS16, 8, None) == {"output_stride": 8, "atrous_rates": [12, 24, 36]}
-    assert at_output_stride(OS16, 32, None) == {"output_stride": 32, "atrous_rates": [3, 6, 9]}
-    assert at_output_stride(OS16, 8, [1, 2, 3]) == {"output_stride": 8, "atrous_rates": [1, 2, 3]}
-    assert at_output_stride({"output_stride": 16, "atrous_rates": []}, 8, None)["atrous_rates"] == []
+    assert at_output_stride(OS16, 8, None) == {**OS16, "output_stride": 8, "atrous_rates": [12, 24, 36]}
+    assert at_output_stride(OS16, 32, None) == {**OS16, "output_stride": 32, "atrous_rates": [3, 6, 9]}
+    assert at_output_stride(OS16, 8, [1, 2, 3]) == {**OS16, "output_stride": 8, "atrous_rates": [1, 2, 3]}
+    assert at_output_stride(NO_RATES, 8, None)["atrous_rates"] == []
 
 
 @pytest.mark.parametrize("model,stride,rates,message", [
     (OS16, None, [12, 24], "model.atrous_rates: [12, 24] has 2 rates, the model was trained with 3 ([6, 12, 18])"),
-    ({"output_stride": 16, "atrous_rates": []}, 8, [12], "model.atrous_rates: [12] has 1 rates, the model was "
-                                                         "trained with 0"),
-    ({"output_stride": 8, "atrous_rates": [12, 25, 36]}, 16, None,
+    (NO_RATES, 8, [12], "model.atrous_rates: [12] has 1 rates, the model was trained with 0"),
+    ({**OS16, "output_stride": 8, "atrous_rates": [12, 25, 36]}, 16, None,
      "model.output_stride: 16 would scale the trained ASPP rates [12, 25, 36] by 8/16 to non-integers"),
     (OS16, 4, None, "model.output_stride: 4 is not one of [8, 16, 32]"),
+    ({**NO_RATES, "dense_prediction_cell": True}, 32, None, "model.output_stride: 32 has no Dense Prediction Cell"),
 ])
 def test_overrides_the_weights_do_not_allow_are_user_errors(model, stride, rates, message):
     with pytest.raises(UserError) as error:

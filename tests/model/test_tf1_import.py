@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from tests.model.tf1_zoo import mobilenet_v2_names, write_tf1_checkpoint, write_zoo_folder, xception_65_names
+from tests.model.tf1_zoo import mobilenet_v2_names, write_tf1_checkpoint, write_zoo_folder, xception_names
 from trainer.errors import UserError
 from trainer.model.builder import build_model
 from trainer.model.deeplab_layers import keras_name
@@ -15,7 +15,7 @@ from trainer.model.tf1_source import (CHECKPOINT, FROZEN_GRAPH, FROZEN_GRAPH_FIL
 from trainer.model.weights import init_source, initialise
 
 MNV2 = {"backbone": "mobilenet_v2", "implementation": "deeplab", "depth_multiplier": 0.5, "output_stride": 16,
-        "atrous_rates": [], "decoder": False, "batchnorm_momentum": 0.997}
+        "atrous_rates": [], "decoder": False, "dense_prediction_cell": False, "batchnorm_momentum": 0.997}
 XCEPTION = {**MNV2, "backbone": "xception_65", "depth_multiplier": 1.0, "atrous_rates": [6, 12, 18], "decoder": True}
 CLASSES = 21
 # Written by hand from reference/deeplab.md and the ×0.5 channel table (16 stem, 8, 12, 16, 32, 48, 80, 160).
@@ -38,6 +38,29 @@ XCEPTION_KNOWN = {"xception_65/entry_flow/conv1_1/weights": [3, 3, 3, 32],
                   "decoder/feature_projection0/weights": [1, 1, 256, 48],
                   "decoder/decoder_conv0_depthwise/depthwise_weights": [3, 3, 304, 1],
                   "logits/semantic/weights": [1, 1, 256, 21]}
+# Xception-41: 8 middle units; Xception-71: entry blocks 2 and 4 added at stride 1 (core/xception.py).
+XCEPTION_41_KNOWN = {"xception_41/entry_flow/block3/unit_1/xception_module/shortcut/weights": [1, 1, 256, 728],
+                     "xception_41/middle_flow/block1/unit_8/xception_module/separable_conv1_pointwise/weights":
+                         [1, 1, 728, 728],
+                     "xception_41/exit_flow/block1/unit_1/xception_module/shortcut/weights": [1, 1, 728, 1024]}
+XCEPTION_71_KNOWN = {"xception_71/entry_flow/block2/unit_1/xception_module/shortcut/weights": [1, 1, 128, 256],
+                     "xception_71/entry_flow/block3/unit_1/xception_module/shortcut/weights": [1, 1, 256, 256],
+                     "xception_71/entry_flow/block4/unit_1/xception_module/shortcut/weights": [1, 1, 256, 728],
+                     "xception_71/entry_flow/block5/unit_1/xception_module/separable_conv3_pointwise/weights":
+                         [1, 1, 728, 728],
+                     "xception_71/middle_flow/block1/unit_16/xception_module/separable_conv3_pointwise/weights":
+                         [1, 1, 728, 728]}
+# scope → (names whose shapes are checked, the decoder's stride-4 feature: core/feature_extractor.py's
+# DECODER_END_POINTS, taken at its BatchNorm output before any ReLU).
+XCEPTIONS = {
+    "xception_65": (XCEPTION_KNOWN, "entry_flow/block2/unit_1/xception_module/separable_conv2_pointwise"),
+    "xception_41": ({**XCEPTION_41_KNOWN, **{k.replace("xception_65", "xception_41"): v for k, v in
+                                            XCEPTION_KNOWN.items() if "middle_flow" not in k}},   # 8 units only
+                    "entry_flow/block2/unit_1/xception_module/separable_conv2_pointwise"),
+    "xception_71": ({**XCEPTION_71_KNOWN, **{k.replace("xception_65", "xception_71"): v for k, v in
+                                            XCEPTION_KNOWN.items()}},
+                    "entry_flow/block3/unit_1/xception_module/separable_conv2_pointwise"),
+}
 # TF1 variable name ending → the Keras attribute of the layer named after its scope (the test's own inverse).
 ATTRIBUTES = {"weights": "kernel", "biases": "bias", "depthwise_weights": "depthwise_kernel", "gamma": "gamma",
               "beta": "beta", "moving_mean": "moving_mean", "moving_variance": "moving_variance"}
@@ -76,55 +99,103 @@ def test_mobilenet_v2_zoo_names_and_values(mnv2_checkpoint):
     assert set(MNV2_KNOWN) <= set(loaded.loaded)
 
 
-def test_xception_65_zoo_names_and_values(tmp_path):
-    values = write_tf1_checkpoint(str(tmp_path / "model.ckpt"), xception_65_names(CLASSES))
-    for name, shape in XCEPTION_KNOWN.items():
+@pytest.mark.parametrize("scope", XCEPTIONS)
+def test_xception_zoo_names_and_values(scope, tmp_path):
+    known, low_level = XCEPTIONS[scope]
+    values = write_tf1_checkpoint(str(tmp_path / "model.ckpt"), xception_names(scope, CLASSES))
+    for name, shape in known.items():
         assert list(values[name].shape) == shape, name
-    model = build_model(XCEPTION, CLASSES)
-    loaded = _load(model, str(tmp_path / "model.ckpt"), XCEPTION)
+    model_cfg = {**XCEPTION, "backbone": scope}
+    model = build_model(model_cfg, CLASSES)
+    loaded = _load(model, str(tmp_path / "model.ckpt"), model_cfg)
     _check_all_loaded(model, values, loaded)
-    assert set(XCEPTION_KNOWN) <= set(loaded.loaded)
-    # Parity of the stem (fixed padding on the stride-2 conv) at a k·16+1 size and an even one.
-    for size in (129, 128):
+    assert set(known) <= set(loaded.loaded)
+    # Parity of the stem (fixed padding on the stride-2 conv) at a k·16+1 size and an even one (the layers are
+    # shared: the even size once, for Xception-65).
+    for size in (129, 128) if scope == "xception_65" else (129,):
         images = tf.constant(np.random.default_rng(size).uniform(0, 255, [1, size, size, 3]), tf.float32)
         x = images * (2 / 255) - 1
         x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])   # fixed_padding: 3×3 → 1 before, 1 after
-        x = tf.nn.relu(_bn(tf.nn.conv2d(x, values["xception_65/entry_flow/conv1_1/weights"], 2, "VALID"),
-                           values, "xception_65/entry_flow/conv1_1", 1e-3))
-        x = tf.nn.relu(_bn(tf.nn.conv2d(x, values["xception_65/entry_flow/conv1_2/weights"], 1, "SAME"),
-                           values, "xception_65/entry_flow/conv1_2", 1e-3))
-        _assert_close(_intermediate(model, "xception_65/entry_flow/conv1_2/relu", images), x)
+        x = tf.nn.relu(_bn(tf.nn.conv2d(x, values[f"{scope}/entry_flow/conv1_1/weights"], 2, "VALID"),
+                           values, f"{scope}/entry_flow/conv1_1", 1e-3))
+        x = tf.nn.relu(_bn(tf.nn.conv2d(x, values[f"{scope}/entry_flow/conv1_2/weights"], 1, "SAME"),
+                           values, f"{scope}/entry_flow/conv1_2", 1e-3))
+        _assert_close(_intermediate(model, f"{scope}/entry_flow/conv1_2/relu", images), x)
         # Exit block 2 runs at rate 2 at OS 16, its ReLU inside (after the depthwise BN).
-        module = "xception_65/exit_flow/block2/unit_1/xception_module"
-        x = _intermediate(model, "xception_65/exit_flow/block1/unit_1/xception_module/add", images)
+        module = f"{scope}/exit_flow/block2/unit_1/xception_module"
+        x = _intermediate(model, f"{scope}/exit_flow/block1/unit_1/xception_module/add", images)
         x = tf.nn.relu(_bn(_depthwise(x, values, f"{module}/separable_conv1_depthwise", 2), values,
                            f"{module}/separable_conv1_depthwise", 1e-3))
         _assert_close(_intermediate(model, f"{module}/separable_conv1_depthwise/relu", images), x)
-        _check_xception_head(model, values, images)
+        _check_xception_head(model, values, images, scope, low_level)
 
 
-def _check_xception_head(model, values, images):
+def _check_xception_head(model, values, images, scope, low_level):
     """ASPP (rates 6, 12, 18) + decoder + logits from our backbone's two endpoints, against the model's logits."""
     features = tf.constant(_intermediate(
-        model, "xception_65/exit_flow/block2/unit_1/xception_module/separable_conv3_pointwise/relu", images))
-    low_level = tf.constant(_intermediate(
-        model, "xception_65/entry_flow/block2/unit_1/xception_module/separable_conv2_pointwise/BatchNorm", images))
+        model, f"{scope}/exit_flow/block2/unit_1/xception_module/separable_conv3_pointwise/relu", images))
+    low_level = tf.constant(_intermediate(model, f"{scope}/{low_level}/BatchNorm", images))
+    assert low_level.shape[1:3] == [(images.shape[1] + 3) // 4] * 2   # stride 4
     pooled = _resize(_conv_relu(tf.reduce_mean(features, [1, 2], keepdims=True), values, "image_pooling"),
                      tf.shape(features)[1:3])
     branches = [pooled, _conv_relu(features, values, "aspp0")]
     branches += [_separable_relu(features, values, f"aspp{i}", rate) for i, rate in enumerate([6, 12, 18], 1)]
     x = _conv_relu(tf.concat(branches, -1), values, "concat_projection")
-    projected = _conv_relu(low_level, values, "decoder/feature_projection0")
-    x = tf.concat([_resize(x, tf.shape(projected)[1:3]), projected], -1)
-    for i in range(2):
-        x = _separable_relu(x, values, f"decoder/decoder_conv{i}", 1)
-    _assert_close(model(images).numpy(), _logits(x, values, images.shape[1:3]))
+    _check_decoder_and_logits(model, values, images, x, low_level)
     # At these sizes the features are 9×9 (8×8): rates 12 and 18 only reach the centre tap, so each
     # branch's depthwise is also checked alone on a 41×41 input, where the rates differ.
     wide = tf.constant(np.random.default_rng(0).normal(size=[1, 41, 41, 2048]), tf.float32)
     for i, rate in enumerate([6, 12, 18], 1):
         layer = model.network.get_layer(keras_name(f"aspp{i}_depthwise"))
         _assert_close(layer(wide).numpy(), _depthwise(wide, values, f"aspp{i}_depthwise", rate))
+
+
+def _check_decoder_and_logits(model, values, images, x, low_level):
+    """The V3+ decoder on the head's output `x` and the stride-4 feature, then the logits, against the model's."""
+    projected = _conv_relu(low_level, values, "decoder/feature_projection0")
+    x = tf.concat([_resize(x, tf.shape(projected)[1:3]), projected], -1)
+    for i in range(2):
+        x = _separable_relu(x, values, f"decoder/decoder_conv{i}", 1)
+    _assert_close(model(images).numpy(), _logits(x, values, images.shape[1:3]))
+
+
+# core/dense_prediction_cell_branch5_top1_cityscapes.json: (input branch, (height rate, width rate)) at OS 16.
+DPC_CELL = [(-1, (1, 6)), (0, (18, 15)), (1, (6, 3)), (0, (1, 1)), (0, (6, 21))]
+
+
+def test_xception_71_dense_prediction_cell_zoo_names_and_values(tmp_path):
+    """xception71_dpc_cityscapes: the cell's variables under meta_architecture load, and the cell (anisotropic
+    rates, branches fed by branches) → concat_projection → decoder → logits equal a plain-TF reference."""
+    values = write_tf1_checkpoint(str(tmp_path / "model.ckpt"), xception_names("xception_71", 19, dpc=True))
+    for name, shape in {"meta_architecture/branch0_depthwise/depthwise_weights": [3, 3, 2048, 1],
+                        "meta_architecture/branch0_pointwise/weights": [1, 1, 2048, 256],
+                        "meta_architecture/branch2_depthwise/depthwise_weights": [3, 3, 256, 1],
+                        "meta_architecture/branch4_pointwise/BatchNorm/gamma": [256],
+                        "meta_architecture/concat_projection/weights": [1, 1, 1280, 256],
+                        "decoder/feature_projection0/weights": [1, 1, 256, 48]}.items():
+        assert list(values[name].shape) == shape, name
+    assert not any(n.startswith(("aspp", "image_pooling", "concat_projection/")) for n in values)
+    model_cfg = {**XCEPTION, "backbone": "xception_71", "atrous_rates": [], "dense_prediction_cell": True}
+    model = build_model(model_cfg, 19)
+    _check_all_loaded(model, values, _load(model, str(tmp_path / "model.ckpt"), model_cfg))
+    images = tf.constant(np.random.default_rng(0).uniform(0, 255, [1, 129, 257, 3]), tf.float32)
+    features = tf.constant(_intermediate(
+        model, "xception_71/exit_flow/block2/unit_1/xception_module/separable_conv3_pointwise/relu", images))
+    assert features.shape[1:3] == [9, 17]
+    branches = []
+    for i, (source, rate) in enumerate(DPC_CELL):
+        branches.append(_separable_relu(features if source < 0 else branches[source], values,
+                                        f"meta_architecture/branch{i}", rate))
+    x = _conv_relu(tf.concat(branches, -1), values, "meta_architecture/concat_projection")
+    _assert_close(_intermediate(model, "meta_architecture/concat_projection/relu", images), x)
+    low_level = tf.constant(_intermediate(
+        model, "xception_71/entry_flow/block3/unit_1/xception_module/separable_conv2_pointwise/BatchNorm", images))
+    _check_decoder_and_logits(model, values, images, x, low_level)
+    # The features are 9×17 there: each branch's depthwise alone on a 41×45 input, where every rate reaches.
+    for i, (source, rate) in enumerate(DPC_CELL):
+        wide = tf.constant(np.random.default_rng(i).normal(size=[1, 41, 45, 2048 if source < 0 else 256]), tf.float32)
+        layer = model.network.get_layer(keras_name(f"meta_architecture/branch{i}_depthwise"))
+        _assert_close(layer(wide).numpy(), _depthwise(wide, values, f"meta_architecture/branch{i}_depthwise", rate))
 
 
 def _assert_close(ours, expected):
@@ -135,8 +206,9 @@ def _assert_close(ours, expected):
 
 
 def _depthwise(x, values, scope, rate):
-    return tf.nn.depthwise_conv2d(x, values[f"{scope}/depthwise_weights"], [1, 1, 1, 1], "SAME",
-                                  dilations=[rate, rate])
+    """`rate`: one rate, or (height, width) rates."""
+    rates = list(rate) if isinstance(rate, tuple) else [rate, rate]
+    return tf.nn.depthwise_conv2d(x, values[f"{scope}/depthwise_weights"], [1, 1, 1, 1], "SAME", dilations=rates)
 
 
 def _conv_relu(x, values, scope, epsilon=1e-5):

@@ -1,5 +1,5 @@
 """Model-zoo-like TF1 checkpoints for tests, written from research/deeplab's own layout (reference/deeplab.md,
-slim's V2_DEF and xception_65), not from our layers: names and shapes are the spec our import must meet."""
+slim's V2_DEF and core/xception.py), not from our layers: names and shapes are the spec our import must meet."""
 import zlib
 
 import numpy as np
@@ -18,11 +18,26 @@ def _separable(scope, cin, cout):
     return {**_conv(f"{scope}_depthwise", 3, cin, cin, depthwise=True), **_conv(f"{scope}_pointwise", 1, cin, cout)}
 
 
-def _head(cin, rates, decoder_cin, classes):
-    names = {**_conv("image_pooling", 1, cin, 256), **_conv("aspp0", 1, cin, 256)}
-    for i in range(1, len(rates) + 1):
-        names.update(_separable(f"aspp{i}", cin, 256))
-    names.update(_conv("concat_projection", 1, 256 * (2 + len(rates)), 256))
+# core/dense_prediction_cell_branch5_top1_cityscapes.json: each branch's input (-1: the backbone features).
+DPC_INPUTS = [-1, 0, 1, 0, 0]
+
+
+def _dpc(cin):
+    """The Dense Prediction Cell under `meta_architecture`: split separable branches of 256, concat_projection."""
+    names = {}
+    for i, source in enumerate(DPC_INPUTS):
+        names.update(_separable(f"meta_architecture/branch{i}", cin if source < 0 else 256, 256))
+    return {**names, **_conv("meta_architecture/concat_projection", 1, 256 * len(DPC_INPUTS), 256)}
+
+
+def _head(cin, rates, decoder_cin, classes, dpc=False):
+    if dpc:
+        names = _dpc(cin)
+    else:
+        names = {**_conv("image_pooling", 1, cin, 256), **_conv("aspp0", 1, cin, 256)}
+        for i in range(1, len(rates) + 1):
+            names.update(_separable(f"aspp{i}", cin, 256))
+        names.update(_conv("concat_projection", 1, 256 * (2 + len(rates)), 256))
     if decoder_cin:
         names.update(_conv("decoder/feature_projection0", 1, decoder_cin, 48))
         names.update(_separable("decoder/decoder_conv0", 256 + 48, 256))
@@ -46,24 +61,35 @@ def mobilenet_v2_names(depth_multiplier: float, classes: int, atrous_rates=()) -
     return {**names, **_head(cin, list(atrous_rates), 0, classes)}
 
 
-def xception_65_names(classes: int) -> dict[str, list[int]]:
-    """DeepLabV3+ Xception-65, ASPP [6, 12, 18], decoder."""
-    names = {**_conv("xception_65/entry_flow/conv1_1", 3, 3, 32), **_conv("xception_65/entry_flow/conv1_2", 3, 32, 64)}
+# research/deeplab core/xception.py's block lists, (block, depths, units, conv shortcut), by TF1 scope.
+_EXIT = [("exit_flow/block1", (728, 1024, 1024), 1, True), ("exit_flow/block2", (1536, 1536, 2048), 1, False)]
+_ENTRY_41_65 = [("entry_flow/block1", (128,) * 3, 1, True), ("entry_flow/block2", (256,) * 3, 1, True),
+                ("entry_flow/block3", (728,) * 3, 1, True)]
+XCEPTION_BLOCKS = {
+    "xception_41": [*_ENTRY_41_65, ("middle_flow/block1", (728,) * 3, 8, False), *_EXIT],
+    "xception_65": [*_ENTRY_41_65, ("middle_flow/block1", (728,) * 3, 16, False), *_EXIT],
+    "xception_71": [("entry_flow/block1", (128,) * 3, 1, True), ("entry_flow/block2", (256,) * 3, 1, True),
+                    ("entry_flow/block3", (256,) * 3, 1, True), ("entry_flow/block4", (728,) * 3, 1, True),
+                    ("entry_flow/block5", (728,) * 3, 1, True), ("middle_flow/block1", (728,) * 3, 16, False),
+                    *_EXIT],
+}
+
+
+def xception_names(scope: str, classes: int, dpc: bool = False) -> dict[str, list[int]]:
+    """DeepLabV3+ Xception-41 / 65 / 71 (`scope`), ASPP [6, 12, 18] (or the Dense Prediction Cell), decoder."""
+    names = {**_conv(f"{scope}/entry_flow/conv1_1", 3, 3, 32), **_conv(f"{scope}/entry_flow/conv1_2", 3, 32, 64)}
     cin = 64
-    blocks = [("entry_flow/block1", (128,) * 3, 1, True), ("entry_flow/block2", (256,) * 3, 1, True),
-              ("entry_flow/block3", (728,) * 3, 1, True), ("middle_flow/block1", (728,) * 3, 16, False),
-              ("exit_flow/block1", (728, 1024, 1024), 1, True), ("exit_flow/block2", (1536, 1536, 2048), 1, False)]
-    for block, depths, units, conv_shortcut in blocks:
+    for block, depths, units, conv_shortcut in XCEPTION_BLOCKS[scope]:
         for unit in range(1, units + 1):
-            scope = f"xception_65/{block}/unit_{unit}/xception_module"
+            module = f"{scope}/{block}/unit_{unit}/xception_module"
             if conv_shortcut:
-                names.update(_conv(f"{scope}/shortcut", 1, cin, depths[-1]))
+                names.update(_conv(f"{module}/shortcut", 1, cin, depths[-1]))
             c = cin
             for k, depth in enumerate(depths, 1):
-                names.update(_separable(f"{scope}/separable_conv{k}", c, depth))
+                names.update(_separable(f"{module}/separable_conv{k}", c, depth))
                 c = depth
             cin = depths[-1]
-    return {**names, **_head(cin, [6, 12, 18], 256, classes)}
+    return {**names, **_head(cin, [6, 12, 18], 256, classes, dpc)}
 
 
 def value(name: str, shape: list[int]) -> np.ndarray:

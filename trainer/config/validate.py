@@ -156,6 +156,8 @@ def _train_cross_problems(config: dict) -> list[tuple[list, str]]:
     if model["backbone"] not in backbones:
         problems.append((["model", "implementation"], f"{_dump(model['implementation'])} has no backbone "
                          f"{_dump(model['backbone'])} (it has: {', '.join(backbones)})"))
+    if model["dense_prediction_cell"]:
+        problems += [(["model", "dense_prediction_cell"], problem) for problem in _cell_problems(model)]
     for side in ("width", "height"):
         size = config["input_size"][side]
         if too_small(size, model["output_stride"]):
@@ -163,6 +165,19 @@ def _train_cross_problems(config: dict) -> list[tuple[list, str]]:
     schedule = config["lr_schedule"]
     if schedule["name"] != "constant" and schedule["end_lr"] > config["lr"]:
         problems.append((["lr_schedule", "end_lr"], f"{schedule['end_lr']} is greater than lr {config['lr']}: the schedule only decays"))
+    return problems
+
+
+def _cell_problems(model: dict) -> list[str]:
+    """The Dense Prediction Cell is research/deeplab's head, replaces the ASPP, and has rates for OS 16 scaled by
+    16 / output_stride (none at 32)."""
+    problems = []
+    if model["implementation"] != "deeplab":
+        problems.append(f'needs model.implementation "deeplab" (got {_dump(model["implementation"])})')
+    if model["atrous_rates"]:
+        problems.append(f"replaces the ASPP: model.atrous_rates must be [] (got {_dump(model['atrous_rates'])})")
+    if model["output_stride"] not in (8, 16):
+        problems.append(f"needs model.output_stride 8 or 16 (got {model['output_stride']})")
     return problems
 
 

@@ -7,6 +7,7 @@ import tf_keras
 
 from trainer.model.backbones import backbone
 from trainer.model.deeplab_layers import Norm, ResizeAlignCorners, conv_bn, keras_name, split_separable
+from trainer.model.dense_prediction_cell import dense_prediction_cell
 
 DEPTH = 256
 DECODER_PROJECTION = 48
@@ -43,7 +44,6 @@ def decoder(x, low_level, norm: Norm):
     return x
 
 
-
 def deeplab_network(model_cfg: dict, num_classes: int, sync_batchnorm: bool = False) -> tf_keras.Model:
     """Normalised images (-1..1) → {"logits": [B, h, w, num_classes]} at the output (or decoder) stride."""
     images = tf_keras.Input([None, None, 3], name="images")
@@ -51,7 +51,10 @@ def deeplab_network(model_cfg: dict, num_classes: int, sync_batchnorm: bool = Fa
     endpoints = backbone(model_cfg).builder()(images, model_cfg["output_stride"], model_cfg["depth_multiplier"],
                                               norm)
     norm = norm.with_epsilon(BN_EPSILON)
-    x = aspp(endpoints["features"], model_cfg["atrous_rates"], norm)
+    if model_cfg["dense_prediction_cell"]:
+        x = dense_prediction_cell(endpoints["features"], model_cfg["output_stride"], norm)
+    else:
+        x = aspp(endpoints["features"], model_cfg["atrous_rates"], norm)
     if model_cfg["decoder"]:
         x = decoder(x, endpoints["low_level"], norm)
     logits = tf_keras.layers.Conv2D(num_classes, 1, name=LOGITS,

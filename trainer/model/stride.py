@@ -17,6 +17,9 @@ def at_output_stride(model_cfg: dict, output_stride: int | None, atrous_rates: l
     strides = load_schema("train")["properties"]["model"]["properties"]["output_stride"]["enum"]
     if stride not in strides:
         raise UserError(f"{prefix}output_stride: {stride!r} is not one of {strides}")
+    if model_cfg["dense_prediction_cell"] and stride not in (8, 16):
+        raise UserError(f"{prefix}output_stride: {stride} has no Dense Prediction Cell (its rates are for output "
+                        "stride 16, scaled by 16 / output_stride): use 8 or 16")
     if atrous_rates is not None and not all(isinstance(r, int) and r >= 1 for r in atrous_rates):
         raise UserError(f"{prefix}atrous_rates: {atrous_rates!r} is not a list of integers >= 1")
     if atrous_rates is None:

@@ -99,6 +99,11 @@ def architecture_problems(tensors: Tf1Tensors, target: Tf1Target, ours: dict, ch
     if decoder != cfg["decoder"]:
         problems.append(f"{where}: {'has a' if decoder else 'has no'} decoder (decoder/…), but model.decoder is "
                         f"{_flag(cfg['decoder'])} in {target.config}")
+    cell = any(n.startswith("meta_architecture/") for n in shapes)
+    if cell != cfg.get("dense_prediction_cell", False):
+        problems.append(f"{where}: {'has a' if cell else 'has no'} Dense Prediction Cell (meta_architecture/…), but "
+                        f"model.dense_prediction_cell is {_flag(cfg.get('dense_prediction_cell', False))} in "
+                        f"{target.config}")
     branches = max((int(m.group(1)) for n in shapes if (m := _ASPP_BRANCH.match(n))), default=0)
     if branches != len(cfg["atrous_rates"]):
         problems.append(f"{where}: has {branches} atrous ASPP branch(es) (aspp1…), but model.atrous_rates "

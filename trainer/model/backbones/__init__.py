@@ -32,9 +32,13 @@ BACKBONES: tuple[Backbone, ...] = (
     Backbone("mobilenet_v2", "tf_models", "trainer.model.backbones.tf_models:mobilenet_v2",
              options=("depth_multiplier",)),
     Backbone("resnet_101", "tf_models", "trainer.model.backbones.tf_models:resnet_101"),
+    *(Backbone(name, "tf_models", f"trainer.model.backbones.tf_models:{name}", options=("depth_multiplier",))
+      for name in ("mobilenet_v3_large", "mobilenet_v3_small", "mobilenet_v4_conv_small", "mobilenet_v4_conv_medium",
+                   "mobilenet_v4_conv_large", "mobilenet_v4_conv_medium_seg")),
     Backbone("mobilenet_v2", "deeplab", "trainer.model.backbones.mobilenet_v2:mobilenet_v2",
              options=("depth_multiplier",), tf1_scope="MobilenetV2"),
-    Backbone("xception_65", "deeplab", "trainer.model.backbones.xception65:xception_65", tf1_scope="xception_65"),
+    *(Backbone(name, "deeplab", f"trainer.model.backbones.xception:{name}", tf1_scope=name)
+      for name in ("xception_41", "xception_65", "xception_71")),
 )
 
 

@@ -1,0 +1,45 @@
+"""Each model preset beyond MobileNetV2 (and the other new backbones, on their family's preset) trains and infers
+end to end on a generated project, at a small input size."""
+import json
+
+import pytest
+
+from tests.conftest import read_jsonl, run_script
+
+SMALL = ["--set", 'input_size={"width": 65, "height": 65}', "--set", 'batch_size={"train": 3, "val": 3}',
+         "--set", "epochs=1", "--set", 'data_workers={"train": 1, "val": 1}']
+# (preset, backbone, implementation); the variants without a preset of their own run on their family's, marked slow
+# (the default run keeps one per family), as are Xception-41 (Xception-65 with fewer middle units) and the Dense
+# Prediction Cell preset (Xception-71 runs by default).
+CASES = [
+    ("xception65_voc", "xception_65", "deeplab"),
+    pytest.param("xception41_imagenet", "xception_41", "deeplab", marks=pytest.mark.slow),   # Xception-65's flows
+    ("xception71_imagenet", "xception_71", "deeplab"),
+    ("mobilenetv3_large_deeplabv3", "mobilenet_v3_large", "tf_models"),
+    ("mobilenetv4_conv_medium_deeplabv3", "mobilenet_v4_conv_medium", "tf_models"),
+    *(pytest.param(preset, backbone, "tf_models", marks=pytest.mark.slow) for preset, backbone in [
+        ("mobilenetv3_large_deeplabv3", "mobilenet_v3_small"),
+        ("mobilenetv4_conv_medium_deeplabv3", "mobilenet_v4_conv_small"),
+        ("mobilenetv4_conv_medium_deeplabv3", "mobilenet_v4_conv_large"),
+        ("mobilenetv4_conv_medium_deeplabv3", "mobilenet_v4_conv_medium_seg")]),
+    pytest.param("xception71_dpc_cityscapes", "xception_71", "deeplab", marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("preset,backbone,implementation", CASES)
+def test_preset_trains_and_infers(preset, backbone, implementation, tiny_project, tmp_path):
+    run = tmp_path / "run"
+    # The MobileNetV3 / V4 presets are DeepLabV3: with the V3+ decoder on, the run also uses each backbone's
+    # stride-4 endpoint (level 2), which the backbone harness (no decoder) does not.
+    result = run_script("train.py", "--preset", preset, "--project", str(tiny_project), "--output", str(run),
+                        *SMALL, "--set", f'model.backbone="{backbone}"', "--set", "model.decoder=true")
+    assert result.returncode == 0, result.stdout + result.stderr
+    saved = json.loads((run / "config.json").read_text())
+    assert (saved["model"]["backbone"], saved["model"]["implementation"], saved["model"]["decoder"]) == (
+        backbone, implementation, True)
+    assert [r["epoch"] for r in read_jsonl(run / "metrics.jsonl")] == [1.0]
+
+    output = tmp_path / "annotated"
+    result = run_script("infer.py", "--model", str(run), "--project", str(tiny_project), "--output", str(output))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(list(output.glob("*/ann/*.json"))) == 9
