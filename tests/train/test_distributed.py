@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from tests.conftest import REPO, read_jsonl
+from tests.conftest import REPO, TINY_OVERRIDES, read_jsonl, run_script
 
 # Runs in a fresh interpreter: the CPU must be split before TensorFlow initialises.
 _PARITY = textwrap.dedent("""
@@ -71,28 +71,53 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
-@pytest.mark.slow
-def test_two_workers_on_localhost_train_together(tiny_project, tmp_path):
-    """~2 minutes on 2 shared cores: most of it is the first step under MultiWorkerMirroredStrategy."""
-    workers = [f"localhost:{port}" for port in _free_ports(2)]
-    run = tmp_path / "run"
-    args = [sys.executable, str(REPO / "train.py"), "--project", str(tiny_project), "--output", str(run),
-            "--set", 'input_size={"width": 64, "height": 64}', "--set", 'batch_size={"train": 3, "val": 3}',
-            "--set", "epochs=2", "--set", "val_every=1", "--set", 'model={"depth_multiplier": 0.35}']
+def _run_workers(args: list[str], count: int = 2) -> list[str]:
+    """train.py with `args` as `count` workers on localhost (TF_CONFIG); their outputs, once all exited 0."""
+    workers = [f"localhost:{port}" for port in _free_ports(count)]
     procs = []
-    for index in range(2):
+    for index in range(count):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
         env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CONFIG": json.dumps(tf_config)}
-        procs.append(subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        procs.append(subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True))
     try:
         outputs = [p.communicate(timeout=420)[0] for p in procs]
     finally:
         for p in procs:
             p.kill()
-    assert [p.returncode for p in procs] == [0, 0], "\n".join(o[-3000:] for o in outputs)
+    assert [p.returncode for p in procs] == [0] * count, "\n".join(o[-3000:] for o in outputs)
+    return outputs
+
+
+@pytest.mark.slow
+def test_two_workers_on_localhost_train_together(tiny_project, tmp_path):
+    """~2 minutes on 2 shared cores: most of it is the first step under MultiWorkerMirroredStrategy."""
+    run = tmp_path / "run"
+    outputs = _run_workers(["--project", str(tiny_project), "--output", str(run),
+                            "--set", 'input_size={"width": 64, "height": 64}',
+                            "--set", 'batch_size={"train": 3, "val": 3}',
+                            "--set", "epochs=2", "--set", "val_every=1", "--set", 'model={"depth_multiplier": 0.35}'])
     assert "2 replicas in all" in outputs[0] and "2 replicas in all" in outputs[1]
     # global batch 2 x 3 = the 6 train images: one step per epoch; only worker 0 writes the run folder
     records = read_jsonl(run / "metrics.jsonl")
     assert [r["step"] for r in records] == [1, 2]
     assert f"mean IoU {records[-1]['mean_iou']:.4f}" in outputs[1]   # worker 1 computed the same metrics
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["00000001", "00000002"]
+
+
+@pytest.mark.slow
+def test_two_workers_give_the_losses_of_one_worker_with_the_same_global_batch(tiny_project, trained_run, tmp_path):
+    """Each worker loads only its share of every global batch, yet the run is the one-worker run: global batch 4 of
+    the 6 train images, so the second step's 2 images are all worker 0's and worker 1 steps with an empty share;
+    validation (global batch 4 of 3 images) likewise. Both start from the same checkpoint."""
+    common = ["--project", str(tiny_project), *TINY_OVERRIDES, "--set", "epochs=1",
+              "--set", f"init_weights={trained_run}", "--set", "weights_init_type=continue_training"]
+    one = run_script("train.py", *common, "--output", str(tmp_path / "one"),
+                     "--set", 'batch_size={"train": 4, "val": 4}')
+    assert one.returncode == 0, one.stdout[-3000:] + one.stderr[-3000:]
+    _run_workers([*common, "--output", str(tmp_path / "two"), "--set", 'batch_size={"train": 2, "val": 2}'])
+    one_records, two_records = (read_jsonl(tmp_path / name / "metrics.jsonl") for name in ("one", "two"))
+    assert [r["step"] for r in one_records] == [r["step"] for r in two_records] == [1, 2]
+    for a, b in zip(one_records, two_records):
+        for key in ("train_loss", "val_loss", "mean_iou", "pixel_accuracy"):
+            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-6), key

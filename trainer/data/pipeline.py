@@ -12,7 +12,7 @@ import albumentations as A
 import numpy as np
 import tensorflow as tf
 
-from trainer.data.classes import ClassMapping
+from trainer.data.classes import IGNORE_LABEL, ClassMapping
 from trainer.data.geometry import rasterize
 from trainer.data.images import read_image
 from trainer.data.types import Sample
@@ -72,30 +72,43 @@ def make_dataset(loader: SampleLoader, order: np.ndarray, seeds: np.ndarray, *, 
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def worker_positions(num_samples: int, global_batch: int, context: tf.distribute.InputContext) -> tuple[np.ndarray, int]:
-    """The epoch positions one input pipeline (worker) loads, in order, and how many empty per-replica batches end its
-    stream. Global batch s is positions [s·B, (s+1)·B), exactly as one worker batches them; replica r (numbered
-    worker-major, as the strategies number replicas) takes its b = B / replicas of them from s·B + r·b, those that
-    exist. So a worker's share of every global batch is contiguous, and only the last global batch can be short:
-    its replicas fill in order, later ones get a partial or an empty batch. Every worker still yields one batch per
-    local replica and step, empty ones included, so all run the same steps and meet at every collective."""
+def worker_positions(num_samples: int, global_batch: int,
+                     context: tf.distribute.InputContext) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The epoch positions one input pipeline (worker) loads: those of its per-replica batches of every full global
+    batch, in order, then its replicas' shares of a last, short global batch (one array per local replica, none if
+    the last batch is full). Global batch s is positions [s·B, (s+1)·B), exactly as one worker batches them; replica r
+    of R (numbered worker by worker, as the strategies number replicas) takes b = B / R of them from s·B + r·b. A
+    short last batch of n is split as evenly as possible, in order: no replica gets an empty batch while n ≥ R."""
     per_replica = context.get_per_replica_batch_size(global_batch)
     local = context.num_replicas_in_sync // context.num_input_pipelines
-    steps = math.ceil(num_samples / global_batch)
     replicas = context.input_pipeline_id * local + np.arange(local)
-    starts = np.arange(steps)[:, None] * global_batch + replicas[None, :] * per_replica
+    full_steps, short = divmod(num_samples, global_batch)
+    starts = np.arange(full_steps)[:, None] * global_batch + replicas[None, :] * per_replica
     positions = (starts[..., None] + np.arange(per_replica)).reshape(-1)
-    positions = positions[positions < num_samples]
-    return positions, steps * local - math.ceil(len(positions) / per_replica)
+    if not short:
+        return positions, []
+    size, extra = divmod(short, context.num_replicas_in_sync)
+    first = full_steps * global_batch
+    return positions, [first + r * size + min(r, extra) + np.arange(size + (r < extra)) for r in replicas]
 
 
 def worker_dataset(loader: SampleLoader, order: np.ndarray, seeds: np.ndarray, context: tf.distribute.InputContext, *,
                    global_batch: int, workers: int, height: int, width: int) -> tf.data.Dataset:
     """This worker's per-replica batches of the epoch (`order`, `seeds`), for distribute_datasets_from_function:
     only its own share is decoded and augmented, each sample with its own seed, so together the workers' batches
-    are the global batches one worker would make."""
-    positions, empty = worker_positions(len(order), global_batch, context)
-    ds = make_dataset(loader, order[positions], seeds[positions], batch_size=context.get_per_replica_batch_size(global_batch),
-                      workers=workers, height=height, width=width)
-    nothing = (tf.zeros([0, height, width, 3], tf.float32), tf.zeros([0, height, width], tf.int32))
-    return ds.concatenate(tf.data.Dataset.from_tensors(nothing).repeat(empty))
+    are the global batches one worker would make. Every worker yields one batch per local replica and step, so all
+    run the same steps and meet at every collective. A replica left without an image (a last global batch shorter
+    than the replicas) gets one blank image whose pixels are all ignored: TensorFlow's CPU convolution mishandles an
+    empty batch, and the collectives of a step need every replica. It adds nothing to the loss, the gradients or the
+    metrics; only that step's training BatchNorm statistics see it."""
+    positions, last = worker_positions(len(order), global_batch, context)
+
+    def batches(picked: np.ndarray, size: int) -> tf.data.Dataset:
+        return make_dataset(loader, order[picked], seeds[picked], batch_size=size, workers=workers, height=height,
+                            width=width)
+
+    ds = batches(positions, context.get_per_replica_batch_size(global_batch))
+    blank = (tf.zeros([1, height, width, 3], tf.float32), tf.fill([1, height, width], IGNORE_LABEL))
+    for share in last:
+        ds = ds.concatenate(batches(share, len(share)) if len(share) else tf.data.Dataset.from_tensors(blank))
+    return ds

@@ -76,8 +76,10 @@ class Trainer:
         # DeepLab's weight_decay, a loss term; optimizer.weight_decay is the decoupled kind, in the optimizer.
         self.l2 = cfg["optimizer"]["l2_regularization"]
         self.l2_kernels = l2_regularized(self.model.trainable_variables)
-        self._train_step = tf.function(self._train_step_fn, reduce_retracing=True)
-        self._val_step = tf.function(self._val_step_fn, reduce_retracing=True)
+        # One trace per step function, whatever the batch size: a worker that traced again for a short batch (its
+        # share of the last global batch) would pair its collectives with different ones on the other workers.
+        self._train_step = tf.function(self._train_step_fn, input_signature=self.batches(True, 0).element_spec)
+        self._val_step = tf.function(self._val_step_fn, input_signature=self.batches(False, 0).element_spec)
         # Every worker predicts (a model call can hold collective ops); each replica sees the whole batch.
         self._predict = tf.function(lambda images: self.strategy.run(self.model, (images,), {"training": False}))
 
