@@ -56,7 +56,7 @@ def _logit_error(export_dir: Path, checkpoint_run: Path) -> float:
     source = ModelSource.locate(checkpoint_run)
     height, width = source.info.input_size
     images = np.stack([cv2.resize(read_image(s.image_path), (width, height)).astype(np.float32)
-                       for s in open_project(demo_project(), decode_images=False).samples if "val" in s.tags])
+                       for s in open_project(demo_project(), check_images=False).samples if "val" in s.tags])
     reference = load_checkpoint_model(source)(images).numpy()
     return float(np.abs(run_tflite(export_dir / "model_float32.tflite", images) - reference).max()
                  / np.abs(reference).max())
@@ -69,7 +69,7 @@ def _infer_rate(model: Path, out: Path) -> float:
 
     cfg = resolve_infer_config(None, [])
     session = InferenceSession.open(InferenceSession.locate(model, cfg), cfg)
-    project = open_project(demo_project(), decode_images=False)
+    project = open_project(demo_project(), check_images=False)
     session.predict_image(read_image(project.samples[0].image_path))   # warm-up
     started = time.perf_counter()
     infer_project(session, project, out)

@@ -6,8 +6,11 @@ On a generated project of 200 VOC-sized images (500×375, 3-6 polygon/rectangle/
 fourth image is a PNG, the rest JPEG) it prints: images/s delivered by the train pipeline at 513×513 (batch 4,
 DeepLab's augmentation) with data_workers 1 and 2; the train-step rate of the mobilenetv2_deeplabv3 preset at the
 same size and batch on in-memory tensors, and the ratio (target ≥ 5); the time to parse and rasterize the
-annotations of 1,000 and 10,000 images (target: linear). Timings depend on what else runs on the machine: the
-load average is printed with them.
+annotations of 1,000 and 10,000 images (target: linear); the start-up time of training on 1,000 and 10,000 images
+(open the project and check it, then the first train batch; target: about the annotations' parse time) next to the
+parse time and to what decoding every image (the check before it read headers only) costs; and how many images each
+worker decodes in an epoch with 1 and 2 workers. Timings depend on what else runs on the machine: the load average is
+printed with them.
 """
 import os
 import shutil
@@ -16,11 +19,14 @@ import time
 from pathlib import Path
 
 from trainer.config.resolve import resolve_train_config
+from trainer.data import pipeline
 from trainer.data.augment import transform_factory
 from trainer.data.classes import build_class_mapping
 from trainer.data.demo import write_synthetic_project
 from trainer.data.geometry import rasterize
-from trainer.data.project import check_images
+from trainer.data.images import decode_image
+from trainer.data.project import check_image_files, open_project
+from trainer.data.split import split_members
 from trainer.data.supervisely import read_project
 
 PRESET = "mobilenetv2_deeplabv3"
@@ -83,10 +89,9 @@ def train_step_rate(cfg: dict, num_classes: int, steps: int = 4) -> float:
     return steps * batch / (time.perf_counter() - started)
 
 
-def annotation_seconds(base: Path, count: int, work: Path, repeats: int = 2) -> float:
-    """Parse + rasterize `count` annotations: the base project's, copied under new names (images hard-linked).
-    The best of `repeats` runs, as the machine is shared."""
-    root = work / f"ann{count}"
+def copied_project(base: Path, count: int, work: Path) -> Path:
+    """A project of `count` samples: the base project's, copied under new names (images hard-linked)."""
+    root = work / f"copy{count}"
     for folder in ("img", "ann"):
         (root / "ds" / folder).mkdir(parents=True)
     shutil.copyfile(base / "meta.json", root / "meta.json")
@@ -96,6 +101,11 @@ def annotation_seconds(base: Path, count: int, work: Path, repeats: int = 2) -> 
         name = f"{i:05d}{image.suffix}"
         os.link(image, root / "ds" / "img" / name)
         shutil.copyfile(image.parent.parent / "ann" / f"{image.name}.json", root / "ds" / "ann" / f"{name}.json")
+    return root
+
+
+def annotation_seconds(root: Path, count: int, repeats: int = 2) -> float:
+    """Parse + rasterize the annotations of `root`. The best of `repeats` runs, as the machine is shared."""
     best = float("inf")
     for _ in range(repeats):
         started = time.perf_counter()
@@ -106,6 +116,58 @@ def annotation_seconds(base: Path, count: int, work: Path, repeats: int = 2) -> 
         best = min(best, time.perf_counter() - started)
         assert len(project.samples) == count and not project.problems
     return best
+
+
+def startup_seconds(root: Path, cfg: dict) -> dict[str, float]:
+    """Training's start-up on `root` (as TrainSession reads the data, then the first train batch), with the
+    annotation parse alone and a decode of every image for comparison. The images are hard links to the base
+    project's 200 files, in the page cache: reading them from disk is not measured."""
+    started = time.perf_counter()
+    read_project(root)
+    parse = time.perf_counter() - started
+    started = time.perf_counter()
+    project = open_project(root)
+    mapping = build_class_mapping(project.meta, "bg", "neutral")
+    train = split_members(project.samples, "train")
+    opened = time.perf_counter() - started
+    size, batch = cfg["input_size"], cfg["batch_size"]["train"]
+    loader = pipeline.SampleLoader(train, mapping, transform_factory(cfg, "train"))
+    order, seeds = pipeline.epoch_order(len(train), cfg["seed"], 0, shuffle=True)
+    import tensorflow as tf
+
+    dataset = pipeline.worker_dataset(loader, order, seeds, tf.distribute.InputContext(), global_batch=batch,
+                                      workers=cfg["data_workers"]["train"], height=size["height"], width=size["width"])
+    next(iter(dataset))
+    first_batch = time.perf_counter() - started
+    assert not project.problems
+    started = time.perf_counter()
+    for sample in project.samples:
+        decode_image(sample.image_path)
+    return {"parse": parse, "open": opened, "first batch": first_batch, "decode all": time.perf_counter() - started}
+
+
+def decoded_per_worker(root: Path, cfg: dict, workers: int, global_batch: int = 8) -> list[int]:
+    """Images each of `workers` input pipelines decodes in one train epoch (read_image calls, counted)."""
+    import tensorflow as tf
+
+    project = read_project(root)
+    mapping = build_class_mapping(project.meta, "bg", "neutral")
+    order, seeds = pipeline.epoch_order(len(project.samples), cfg["seed"], 0, shuffle=True)
+    counts = []
+    read_image = pipeline.read_image
+    try:
+        for index in range(workers):
+            calls = []
+            pipeline.read_image = lambda path: calls.append(path) or read_image(path)
+            context = tf.distribute.InputContext(workers, index, workers)
+            loader = pipeline.SampleLoader(project.samples, mapping, transform_factory(cfg, "train"))
+            for _ in pipeline.worker_dataset(loader, order, seeds, context, global_batch=global_batch, workers=2,
+                                             height=cfg["input_size"]["height"], width=cfg["input_size"]["width"]):
+                pass
+            counts.append(len(calls))
+    finally:
+        pipeline.read_image = read_image
+    return counts
 
 
 def main() -> None:
@@ -122,8 +184,8 @@ def main() -> None:
               f"({sum(len(s.objects) for s in project.samples) / len(project.samples):.1f} area objects each) "
               f"in {time.perf_counter() - started:.1f}s")
         started = time.perf_counter()
-        check_images(project)
-        print(f"decoding every image once (open_project's check): {IMAGES / (time.perf_counter() - started):.0f} "
+        check_image_files(project)
+        print(f"checking every image (open_project's header check): {IMAGES / (time.perf_counter() - started):.0f} "
               "images/s")
         mapping = build_class_mapping(project.meta, "bg", "neutral")
 
@@ -136,11 +198,23 @@ def main() -> None:
                   f"({'meets' if rate / step >= 5 else 'misses'} the 5× target)")
 
         base = work / "voc"
-        times = {count: annotation_seconds(base, count, work) for count in (1000, 10000)}
+        copies = {count: copied_project(base, count, work) for count in (1000, 10000)}
+        times = {count: annotation_seconds(root, count) for count, root in copies.items()}
         per = {count: seconds / count * 1000 for count, seconds in times.items()}
         print(f"parse + rasterize annotations (best of 2): 1,000 in {times[1000]:.1f}s ({per[1000]:.2f} ms each), "
               f"10,000 in {times[10000]:.1f}s ({per[10000]:.2f} ms each): 10k/1k time ratio "
               f"{times[10000] / times[1000]:.1f} (linear = 10)")
+        for count, root in copies.items():
+            t = startup_seconds(root, cfg)
+            print(f"start-up, {count:,} images: project opened and checked in {t['open']:.1f}s, first train batch "
+                  f"at {t['first batch']:.1f}s = {t['first batch'] / t['parse']:.2f}× the annotation parse "
+                  f"({t['parse']:.1f}s); decoding every image (the former check) alone: {t['decode all']:.1f}s")
+        small = {**cfg, "input_size": {"height": 64, "width": 64}}
+        for workers in (1, 2):
+            counts = decoded_per_worker(copies[1000], small, workers)
+            print(f"images decoded in one epoch of 1,000 (global batch 8), {workers} worker(s): "
+                  f"{', '.join(f'worker {i}: {n}' for i, n in enumerate(counts))} "
+                  f"(each worker decoded every image before: {workers * 1000} in all)")
     print(f"{load()} at end")
 
 

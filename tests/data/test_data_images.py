@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from trainer.data.images import read_image, read_index_mask
+from trainer.data.images import header_size, read_image, read_index_mask
 from trainer.errors import DataError
 
 
@@ -127,3 +127,28 @@ def test_index_mask_refusals(tmp_path, write, message):
     with pytest.raises(ValueError) as error:
         read_index_mask(path)
     assert str(error.value).startswith(message)
+
+
+# --- header check: the size decode_image gives, without decoding -------------------------------------------------
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".png", ".webp", ".bmp"])
+def test_header_size_is_the_decoded_size_and_a_cut_file_is_not_vouched_for(tmp_path, ext):
+    data = cv2.imencode(ext, np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8))[1].tobytes()
+    (tmp_path / f"whole{ext}").write_bytes(data)
+    (tmp_path / f"cut{ext}").write_bytes(data[:-40])
+    assert header_size(tmp_path / f"whole{ext}") == read_image(tmp_path / f"whole{ext}").shape[:2] == (40, 50)
+    assert header_size(tmp_path / f"cut{ext}") is None
+
+
+def test_header_size_follows_exif_orientation(tmp_path):
+    _exif_jpeg(tmp_path / "r.jpg", np.zeros((16, 24, 3), np.uint8), 6)
+    _exif_jpeg(tmp_path / "f.jpg", np.zeros((16, 24, 3), np.uint8), 3)
+    assert header_size(tmp_path / "r.jpg") == read_image(tmp_path / "r.jpg").shape[:2] == (24, 16)
+    assert header_size(tmp_path / "f.jpg") == (16, 24)
+
+
+@pytest.mark.parametrize("content", [b"", b"not an image", b"\xff\xd8\xff\xd9"])
+def test_header_size_leaves_unidentified_files_to_the_decoder(tmp_path, content):
+    (tmp_path / "x.jpg").write_bytes(content)
+    assert header_size(tmp_path / "x.jpg") is None

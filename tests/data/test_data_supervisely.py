@@ -7,6 +7,8 @@ from PIL import Image
 
 from tests.data.projects import CLASSES, MASK, ann, bitmap_obj, points_obj, snapshot, write_meta, write_sample
 from trainer.data.geometry import encode_bitmap, rasterize
+from trainer.data import project as project_module
+from trainer.data.images import decode_image
 from trainer.data.project import open_project
 from trainer.data.supervisely import read_meta, read_project
 from trainer.data.types import MetaClass
@@ -434,7 +436,7 @@ def test_annotation_json_to_exact_pixels(project):
     ])
 
 
-# --- images: decoded once when the project is opened -------------------------------------------------------------
+# --- images: checked by their headers when the project is opened -------------------------------------------------------------
 
 
 def test_unreadable_truncated_or_missized_images_are_problems_naming_the_image(project):
@@ -453,6 +455,21 @@ def test_unreadable_truncated_or_missized_images_are_problems_naming_the_image(p
         'dataset "ds2", img/cut.jpg: not a readable image (unknown format, truncated or corrupted)',
     ]
     assert [p.tags for p in result.problems] == [frozenset({"val"}), frozenset({"train"}), frozenset()]
+
+
+def test_whole_images_of_the_right_size_are_not_decoded(project, monkeypatch):
+    """The check reads headers; only a file the header cannot vouch for (here the cut one) is decoded."""
+    write_sample(project, "ds1", "ok.png", ann(tags=["train"]))
+    write_sample(project, "ds1", "ok.jpg", ann(tags=["train"]))
+    write_sample(project, "ds1", "cut.jpg", ann(tags=["train"]))
+    data = (project / "ds1" / "img" / "cut.jpg").read_bytes()
+    (project / "ds1" / "img" / "cut.jpg").write_bytes(data[:-30])
+    decoded = []
+    monkeypatch.setattr(project_module, "decode_image", lambda path: decoded.append(path.name) or decode_image(path))
+    result = open_project(project)
+    assert [s.name for s in result.samples] == ["ok.jpg", "ok.png"] and decoded == ["cut.jpg"]
+    assert problem_lines(result) == [
+        'dataset "ds1", img/cut.jpg: not a readable image (unknown format, truncated or corrupted)']
 
 
 def test_grey_rgba_16_bit_and_exif_rotated_images_are_read_at_their_shown_size(project):

@@ -71,6 +71,21 @@ def test_bad_data_exits_2_naming_the_file_before_any_run(project, tmp_path, caps
     assert not (tmp_path / "run").exists()
 
 
+def test_image_damaged_past_its_header_stops_training_with_one_line(project, tmp_path, capsys):
+    """The start-up check reads headers: a PNG whose pixel data is damaged passes it, and the loader reports it."""
+    png = project / "ds2" / "img" / "img_0003.png"
+    data = bytearray(png.read_bytes())
+    data[len(data) // 2 - 20:len(data) // 2 + 20] = bytes(40)
+    png.write_bytes(data)
+    status = train_cli.main(["--project", str(project), "--output", str(tmp_path / "run"), *QUICK])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert err.splitlines() == [
+        f"error: {png}: not a readable image (unknown format, truncated or corrupted) (found while training: the "
+        f"start-up check reads image headers only); replace the file, then train.py --resume {tmp_path / 'run'} "
+        "continues the run"]
+
+
 def check(project, *args):
     """train.py --check in a fresh interpreter that reports whether TensorFlow got imported."""
     return run_cli_reporting_tensorflow("train", "--check", "--project", str(project), *args)

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from tests.conftest import REPO, read_jsonl
+from tests.conftest import REPO, TINY_OVERRIDES, read_jsonl, run_script
 
 # Runs in a fresh interpreter: the CPU must be split before TensorFlow initialises.
 _PARITY = textwrap.dedent("""
@@ -71,28 +71,71 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
-@pytest.mark.slow
-def test_two_workers_on_localhost_train_together(tiny_project, tmp_path):
-    """~2 minutes on 2 shared cores: most of it is the first step under MultiWorkerMirroredStrategy."""
-    workers = [f"localhost:{port}" for port in _free_ports(2)]
-    run = tmp_path / "run"
-    args = [sys.executable, str(REPO / "train.py"), "--project", str(tiny_project), "--output", str(run),
-            "--set", 'input_size={"width": 64, "height": 64}', "--set", 'batch_size={"train": 3, "val": 3}',
-            "--set", "epochs=2", "--set", "val_every=1", "--set", 'model={"depth_multiplier": 0.35}']
+def _run_workers(args: list[str], count: int = 2) -> list[str]:
+    """train.py with `args` as `count` workers on localhost (TF_CONFIG); their outputs, once all exited 0."""
+    workers = [f"localhost:{port}" for port in _free_ports(count)]
     procs = []
-    for index in range(2):
+    for index in range(count):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
         env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CONFIG": json.dumps(tf_config)}
-        procs.append(subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        procs.append(subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True))
     try:
         outputs = [p.communicate(timeout=420)[0] for p in procs]
     finally:
         for p in procs:
             p.kill()
-    assert [p.returncode for p in procs] == [0, 0], "\n".join(o[-3000:] for o in outputs)
+    assert [p.returncode for p in procs] == [0] * count, "\n".join(o[-3000:] for o in outputs)
+    return outputs
+
+
+@pytest.mark.slow
+def test_two_workers_on_localhost_train_together(tiny_project, tmp_path):
+    """~2 minutes on 2 shared cores: most of it is the first step under MultiWorkerMirroredStrategy."""
+    run = tmp_path / "run"
+    outputs = _run_workers(["--project", str(tiny_project), "--output", str(run),
+                            "--set", 'input_size={"width": 64, "height": 64}',
+                            "--set", 'batch_size={"train": 3, "val": 3}',
+                            "--set", "epochs=2", "--set", "val_every=1", "--set", 'model={"depth_multiplier": 0.35}'])
     assert "2 replicas in all" in outputs[0] and "2 replicas in all" in outputs[1]
     # global batch 2 x 3 = the 6 train images: one step per epoch; only worker 0 writes the run folder
     records = read_jsonl(run / "metrics.jsonl")
     assert [r["step"] for r in records] == [1, 2]
     assert f"mean IoU {records[-1]['mean_iou']:.4f}" in outputs[1]   # worker 1 computed the same metrics
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["00000001", "00000002"]
+
+
+@pytest.fixture(scope="module")
+def one_and_two_workers(tiny_project, tmp_path_factory) -> tuple[list[dict], list[dict]]:
+    """metrics.jsonl of one run on 1 worker (batch 4) and on 2 workers (2 each), validating after each step. Global
+    batch 4 of the 6 train images: step 1 is full (2 + 2), step 2 short (1 + 1); validation is 4 of 3 (2 + 1). The
+    same seed gives both the same initial weights. SGD, as Adam's first steps (update ≈ ±lr whatever the gradient's
+    size) turn float noise in near-zero gradients into whole updates."""
+    runs = tmp_path_factory.mktemp("workers")
+    common = ["--project", str(tiny_project), *TINY_OVERRIDES, "--set", "epochs=1",
+              "--set", 'optimizer={"name": "sgd"}']
+    one = run_script("train.py", *common, "--output", str(runs / "one"), "--set", 'batch_size={"train": 4, "val": 4}')
+    assert one.returncode == 0, one.stdout[-3000:] + one.stderr[-3000:]
+    _run_workers([*common, "--output", str(runs / "two"), "--set", 'batch_size={"train": 2, "val": 2}'])
+    one_records, two_records = (read_jsonl(runs / name / "metrics.jsonl") for name in ("one", "two"))
+    assert [r["step"] for r in one_records] == [r["step"] for r in two_records] == [1, 2]
+    return one_records, two_records
+
+
+@pytest.mark.slow
+def test_two_workers_give_the_losses_of_one_worker_with_the_same_global_batch(one_and_two_workers):
+    """Each worker loads only its share, yet the first step's loss and update are one worker's: the validation
+    after it (each worker validating its share) gives the same loss. The validation loss reads the moving variance,
+    which one device's fused BatchNorm updates with Bessel's correction and the synchronised one without."""
+    (one, _), (two, _) = one_and_two_workers
+    assert two["train_loss"] == pytest.approx(one["train_loss"], rel=1e-5)
+    assert two["val_loss"] == pytest.approx(one["val_loss"], rel=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="known gap: after one update, the short last batch split 1 + 1 over 2 workers "
+                   "gives a loss 0.4% off one worker's batch of 2 (0.02% under a local MirroredStrategy); cause not "
+                   "found yet")
+def test_two_workers_short_last_batch_gives_the_loss_of_one_worker(one_and_two_workers):
+    (_, one), (_, two) = one_and_two_workers
+    assert two["train_loss"] == pytest.approx(one["train_loss"], rel=1e-4)

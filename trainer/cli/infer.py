@@ -45,7 +45,7 @@ def _main(argv: list[str] | None) -> None:
     project_root = Path(args.project) if args.project else demo_project()
     output = Path(args.output) if args.output else _default_output(model_dir)
     require_empty_output(output, "output folder")
-    project = open_project(project_root, decode_images=False)
+    project = open_project(project_root, check_images=False)
     if not project.samples:
         raise DataError(*map(str, project.problems), f"{project_root}: no readable image to annotate")
     tag = (args.tag or source.info.settings["dataset_tags"]["val"]) if args.evaluate else None

@@ -17,6 +17,8 @@ from PIL import Image
 
 from trainer.errors import DataError
 
+EXIF_ORIENTATION = 0x0112
+TRANSPOSING_ORIENTATIONS = frozenset({5, 6, 7, 8})  # shown with width and height swapped
 INDEX_MASK_MODES = frozenset({"L", "P", "1"})  # one value per pixel: greyscale, palette indices, bilevel
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".mpo", ".bmp", ".png", ".webp"})
 _UNREADABLE = "not a readable image (unknown format, truncated or corrupted)"
@@ -66,6 +68,47 @@ def decode_image_bytes(data) -> np.ndarray:
     if image is None:
         raise ValueError(_UNREADABLE)
     return image
+
+
+def _complete(path: Path, image_format: str) -> bool:
+    """Whether the file ends as a whole file of its format ends: a cut (partly copied or downloaded) file does not.
+    False as well for formats whose end is not checked here, and for a valid file with bytes after its end."""
+    with open(path, "rb") as file:
+        head = file.read(12)
+        size = file.seek(0, 2)
+        file.seek(max(size - 12, 0))
+        tail = file.read()
+    if image_format in ("JPEG", "MPO"):
+        return tail.endswith(b"\xff\xd9")
+    if image_format == "PNG":
+        return tail == b"\0\0\0\0IEND\xaeB`\x82"
+    if image_format == "WEBP":
+        return int.from_bytes(head[4:8], "little") + 8 == size
+    if image_format == "BMP":
+        return int.from_bytes(head[2:6], "little") == size
+    return False
+
+
+def header_size(path: Path) -> tuple[int, int] | None:
+    """(height, width) that decode_image would give, read from the header without decoding a pixel, when the
+    header vouches for it: a known format, the whole file there (its end marker), the EXIF orientation known (JPEG
+    holds it in its header). None when it cannot tell: then only decoding says whether the file is an image.
+    A file whose header and end are fine but whose body is damaged still passes: the loader reports it."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            image_format = image.format
+            if image_format in ("JPEG", "MPO"):
+                orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+            elif "exif" in image.info:
+                return None  # OpenCV's EXIF support for other formats varies: let the decoder decide
+            else:
+                orientation = 1
+        if not _complete(path, image_format):
+            return None
+    except Exception:  # noqa: BLE001 — any failure to read a header means only the decoder can tell
+        return None
+    return (width, height) if orientation in TRANSPOSING_ORIENTATIONS else (height, width)
 
 
 def read_image(path: Path) -> np.ndarray:

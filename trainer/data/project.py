@@ -1,4 +1,6 @@
-"""Open a project in either input format, with every image decoded once so no bad file reaches training."""
+"""Open a project in either input format, with every image file checked so no unreadable, cut or missized image
+reaches training. The check reads headers (and each file's last bytes), not pixels: decoding every image at start-up
+would cost as much as an epoch of loading; a file the header cannot vouch for is decoded."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from trainer.data import masks, supervisely
-from trainer.data.images import decode_image
+from trainer.data.images import decode_image, header_size
 from trainer.data.types import Problem, Project, Sample
 from trainer.errors import DataError
 
@@ -15,9 +17,9 @@ from trainer.errors import DataError
 FORMATS = (supervisely.FORMAT, masks.FORMAT)
 
 
-def open_project(root: Path, *, decode_images: bool = True) -> Project:
+def open_project(root: Path, *, check_images: bool = True) -> Project:
     """The format follows the folder: meta.json = Supervisely, classes.txt = mask folders (README, Project format).
-    Inference passes decode_images=False: it decodes each image anyway and reports the unreadable ones itself."""
+    Inference passes check_images=False: it decodes each image anyway and reports the unreadable ones itself."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: project folder not found")
@@ -28,14 +30,14 @@ def open_project(root: Path, *, decode_images: bool = True) -> Project:
     if not found:
         raise DataError(f"{root}: not a project: expected {' or '.join(f.expects for f in FORMATS)}")
     project = found[0].read(root)
-    if decode_images:
-        check_images(project)
+    if check_images:
+        check_image_files(project)
     return project
 
 
-def check_images(project: Project) -> None:
-    """Decodes every image (threads: decoding releases the GIL) and moves samples whose image is unreadable or
-    not the size its annotation gives to the project's problems."""
+def check_image_files(project: Project) -> None:
+    """Moves samples whose image is unreadable or not the size its annotation gives to the project's problems
+    (threads: file reads and decoding release the GIL)."""
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         found = list(pool.map(lambda sample: _image_problem(project.root, sample), project.samples))
     project.problems += [problem for problem in found if problem]
@@ -43,7 +45,9 @@ def check_images(project: Project) -> None:
 
 
 def _image_problem(root: Path, sample: Sample) -> Problem | None:
-    try:
+    if header_size(sample.image_path) == (sample.height, sample.width):
+        return None
+    try:  # what the header cannot vouch for, or a size it disagrees on: the decoder decides, as the loader will
         height, width = decode_image(sample.image_path).shape[:2]
     except ValueError as error:
         message = str(error)

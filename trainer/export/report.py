@@ -51,7 +51,7 @@ def check_project(root: Path, tag: str, classes) -> None:
     from trainer.data.project import open_project
     from trainer.errors import DataError, UserError
 
-    project = open_project(root, decode_images=False)
+    project = open_project(root, check_images=False)
     tagged = [s for s in project.samples if tag in s.tags]
     if not tagged:
         raise DataError(f'--check {root}: no image tagged "{tag}" to check the exports on')
@@ -120,7 +120,7 @@ def _run(job: dict) -> None:
     export_dir, checkpoint = Path(job["export_dir"]), Path(job["checkpoint"])
     source = ModelSource(checkpoint, CheckpointInfo.read(checkpoint), job["model"])
     classes, tta = source.info.classes, job["cfg"]["tta"]
-    project = open_project(Path(job["project"]), decode_images=False)
+    project = open_project(Path(job["project"]), check_images=False)
     samples, images, unreadable = [], [], []
     for sample in (s for s in project.samples if job["tag"] is None or job["tag"] in s.tags):
         try:

@@ -45,7 +45,7 @@ def calibration_images(project_root: Path, source: ModelSource, count: int) -> n
     pipeline (by default: resized to the input size), as validation sees them."""
     from trainer.data.augment import transform_factory
 
-    project = open_project(project_root, decode_images=False)
+    project = open_project(project_root, check_images=False)
     tag = source.info.settings["dataset_tags"]["train"]
     samples = split_members(project.samples, tag)
     if not samples:

@@ -10,7 +10,7 @@ import tf_keras
 
 from trainer.data import augment
 from trainer.data.classes import ClassMapping
-from trainer.data.pipeline import SampleLoader, epoch_order, make_dataset
+from trainer.data.pipeline import SampleLoader, epoch_order, worker_dataset
 from trainer.data.types import Sample
 from trainer.metrics import batch_confusion, per_class_table, summarize
 from trainer.model.builder import build_model
@@ -76,8 +76,10 @@ class Trainer:
         # DeepLab's weight_decay, a loss term; optimizer.weight_decay is the decoupled kind, in the optimizer.
         self.l2 = cfg["optimizer"]["l2_regularization"]
         self.l2_kernels = l2_regularized(self.model.trainable_variables)
-        self._train_step = tf.function(self._train_step_fn, reduce_retracing=True)
-        self._val_step = tf.function(self._val_step_fn, reduce_retracing=True)
+        # One trace per step function, whatever the batch size: a worker that traced again for a short batch (its
+        # share of the last global batch) would pair its collectives with different ones on the other workers.
+        self._train_step = tf.function(self._train_step_fn, input_signature=self.batches(True, 0).element_spec)
+        self._val_step = tf.function(self._val_step_fn, input_signature=self.batches(False, 0).element_spec)
         # Every worker predicts (a model call can hold collective ops); each replica sees the whole batch.
         self._predict = tf.function(lambda images: self.strategy.run(self.model, (images,), {"training": False}))
 
@@ -116,22 +118,17 @@ class Trainer:
         self.optimizer.learning_rate.assign(lr)
         return float(self._train_step(images, labels)), lr
 
-    def distribute(self, dataset: tf.data.Dataset):
-        """Split each global batch over the replicas (and, with several workers, over the workers)."""
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        return self.strategy.experimental_distribute_dataset(dataset.with_options(options))
-
     def batches(self, train: bool, epoch: int, skip: int = 0):
-        """An epoch's batches, the first `skip` left out without being loaded."""
+        """An epoch's global batches, the first `skip` left out without being loaded. Each worker loads only its
+        share of each (worker_dataset); tf.data's own sharding would have every worker load every image."""
         loader, num, batch = ((self.train_loader, self.num_train, self.train_batch) if train
                               else (self.val_loader, self.num_val, self.val_batch))
         order, seeds = epoch_order(num, self.cfg["seed"], epoch, shuffle=train)
         start = skip * batch
-        split = "train" if train else "val"
-        return self.distribute(make_dataset(loader, order[start:], seeds[start:], batch_size=batch,
-                                            workers=self.cfg["data_workers"][split], height=self.height,
-                                            width=self.width))
+        workers = self.cfg["data_workers"]["train" if train else "val"]
+        return self.strategy.distribute_datasets_from_function(
+            lambda context: worker_dataset(loader, order[start:], seeds[start:], context, global_batch=batch,
+                                           workers=workers, height=self.height, width=self.width))
 
     def validate(self) -> dict:
         loss_sum, valid_sum = 0.0, 0.0
@@ -177,6 +174,8 @@ class Trainer:
             say("freeze_batchnorm: ignored, there are no loaded statistics to keep (no init_weights)")
         patience = self.cfg["early_stopping"]["patience"]
         schedule = ValidationSchedule(self.cfg["val_every"], self.iters_per_epoch, self.cfg["epochs"])
+        log = RunLog(self.run_dir, state.records, state.step) if self.writes else None
+        records = list(state.records)
         validation_number = {step: n for n, step in enumerate(schedule.steps, start=1)}
         log = RunLog(self.run_dir, state.records, state.step) if self.writes else None
         records = list(state.records)

@@ -112,7 +112,16 @@ class TrainSession:
         for line in warning_lines(data.project.warnings):
             say(line)
         say(f"run folder: {run_dir}")
-        return trainer.run(state)
+        import tensorflow as tf
+
+        try:
+            return trainer.run(state)
+        except tf.errors.OpError:
+            failure = trainer.train_loader.failure or trainer.val_loader.failure
+            if failure is None:
+                raise
+            raise DataError(f"{failure.lines[0]} (found while training: the start-up check reads image headers "
+                            f"only); replace the file, then train.py --resume {run_dir} continues the run") from None
 
     def _after_failed_write(self) -> str:
         """How to go on once the cause of a failed write is fixed: a run folder that records its project resumes."""
