@@ -134,11 +134,11 @@ def main() -> None:
             after = _rss_mb(server.process.pid)
             print(f"RSS {before:.0f} MB → {after:.0f} MB after {args.endurance} more requests "
                   f"({100 * (after / before - 1):+.1f}%, target ≤ +5%); errors {endurance['errors']}")
+        except BaseException:
+            print("the load failed; the server's last output:\n" + "".join(server.out[-20:] + server.err[-40:]))
+            raise
         finally:
-            status = server.stop()
-            print(f"server stopped with status {status}")
-            if status != 0:
-                print("".join(server.out[-20:] + server.err[-40:]))
+            print(f"server stopped with status {server.stop()}")
 
 
 if __name__ == "__main__":
