@@ -1,5 +1,6 @@
 """Model-zoo-like TF1 checkpoints for tests, written from research/deeplab's own layout (reference/deeplab.md,
-slim's V2_DEF and core/xception.py), not from our layers: names and shapes are the spec our import must meet."""
+slim's V2_DEF, core/xception.py and core/resnet_v1_beta.py), not from our layers: names and shapes are the spec our
+import must meet. The ImageNet ones ("for training your own models") are a backbone with its classification head."""
 import zlib
 
 import numpy as np
@@ -45,20 +46,45 @@ def _head(cin, rates, decoder_cin, classes, dpc=False):
     return {**names, "logits/semantic/weights": [1, 1, 256, classes], "logits/semantic/biases": [classes]}
 
 
-def mobilenet_v2_names(depth_multiplier: float, classes: int, atrous_rates=()) -> dict[str, list[int]]:
-    """DeepLabV3 MobileNetV2 (the zoo's: no ASPP rates, no decoder; or with ASPP branches for `atrous_rates`);
-    V2_DEF gives its BatchNorm center and scale."""
-    cin = channels(32, depth_multiplier)
+def mobilenet_v2_backbone_names(depth_multiplier: float, slim_rounding: bool = False) -> tuple[dict, int]:
+    """MobilenetV2 up to expanded_conv_16 (layer_18, where DeepLab stops), and its output channels. V2_DEF gives its
+    BatchNorm center and scale. `slim_rounding`: slim's own defaults (min_depth = divisible_by = 8 at every
+    multiplier, as its ImageNet checkpoints were built), where DeepLab passes 1 / 1 below ×1.0."""
+    def width(base):
+        return make_divisible(base * depth_multiplier, 8, 8) if slim_rounding else channels(base, depth_multiplier)
+
+    cin = width(32)
     names = _conv("MobilenetV2/Conv", 3, 3, cin)
     for i, (t, c, _) in enumerate(EXPANDED_CONVS):
-        scope, cout = "MobilenetV2/expanded_conv" + (f"_{i}" if i else ""), channels(c, depth_multiplier)
+        scope, cout = "MobilenetV2/expanded_conv" + (f"_{i}" if i else ""), width(c)
         inner = cin if t == 1 else make_divisible(cin * t, 8)
         if t != 1:
             names.update(_conv(f"{scope}/expand", 1, cin, inner))
         names.update(_conv(f"{scope}/depthwise", 3, inner, inner, depthwise=True))
         names.update(_conv(f"{scope}/project", 1, inner, cout))
         cin = cout
+    return names, cin
+
+
+def mobilenet_v2_names(depth_multiplier: float, classes: int, atrous_rates=()) -> dict[str, list[int]]:
+    """DeepLabV3 MobileNetV2 (the zoo's: no ASPP rates, no decoder; or with ASPP branches for `atrous_rates`)."""
+    names, cin = mobilenet_v2_backbone_names(depth_multiplier)
     return {**names, **_head(cin, list(atrous_rates), 0, classes)}
+
+
+def mobilenet_v2_imagenet_names(depth_multiplier: float = 1.0) -> dict[str, list[int]]:
+    """slim's `mobilenet_v2_<multiplier>_224` ImageNet checkpoint: the backbone, layer_19 `Conv_1` (1280 channels,
+    kept at 1280 below ×1.0: finegrain_classification_mode) and `Logits/Conv2d_1c_1x1` for 1001 classes."""
+    names, cin = mobilenet_v2_backbone_names(depth_multiplier, slim_rounding=True)
+    return {**names, **_conv("MobilenetV2/Conv_1", 1, cin, 1280),
+            "MobilenetV2/Logits/Conv2d_1c_1x1/weights": [1, 1, 1280, 1001],
+            "MobilenetV2/Logits/Conv2d_1c_1x1/biases": [1001]}
+
+
+def _classification_logits(scope: str, cin: int) -> dict[str, list[int]]:
+    """The `<scope>/logits` 1×1 conv with biases (no BatchNorm) of research/deeplab's xception.py / resnet_v1_beta.py
+    built with num_classes (ImageNet's 1001), after global pooling."""
+    return {f"{scope}/logits/weights": [1, 1, cin, 1001], f"{scope}/logits/biases": [1001]}
 
 
 # research/deeplab core/xception.py's block lists, (block, depths, units, conv shortcut), by TF1 scope.
@@ -75,8 +101,8 @@ XCEPTION_BLOCKS = {
 }
 
 
-def xception_names(scope: str, classes: int, dpc: bool = False) -> dict[str, list[int]]:
-    """DeepLabV3+ Xception-41 / 65 / 71 (`scope`), ASPP [6, 12, 18] (or the Dense Prediction Cell), decoder."""
+def xception_backbone_names(scope: str) -> dict[str, list[int]]:
+    """DeepLab's aligned Xception-41 / 65 / 71 (`scope`), 2048 output channels."""
     names = {**_conv(f"{scope}/entry_flow/conv1_1", 3, 3, 32), **_conv(f"{scope}/entry_flow/conv1_2", 3, 32, 64)}
     cin = 64
     for block, depths, units, conv_shortcut in XCEPTION_BLOCKS[scope]:
@@ -89,7 +115,51 @@ def xception_names(scope: str, classes: int, dpc: bool = False) -> dict[str, lis
                 names.update(_separable(f"{module}/separable_conv{k}", c, depth))
                 c = depth
             cin = depths[-1]
-    return {**names, **_head(cin, [6, 12, 18], 256, classes, dpc)}
+    return names
+
+
+def xception_names(scope: str, classes: int, dpc: bool = False) -> dict[str, list[int]]:
+    """DeepLabV3+ Xception-41 / 65 / 71 (`scope`), ASPP [6, 12, 18] (or the Dense Prediction Cell), decoder."""
+    return {**xception_backbone_names(scope), **_head(2048, [6, 12, 18], 256, classes, dpc)}
+
+
+def xception_imagenet_names(scope: str) -> dict[str, list[int]]:
+    """The zoo's `xception_41/65/71_imagenet`: the backbone and its ImageNet logits."""
+    return {**xception_backbone_names(scope), **_classification_logits(scope, 2048)}
+
+
+# resnet_v1_beta.py: (bottleneck depth, units) of block1..3 (stride 2 in the last unit); block4 is 3 units of 512.
+RESNET_BLOCKS = {50: [(64, 3), (128, 4), (256, 6), (512, 3)], 101: [(64, 3), (128, 4), (256, 23), (512, 3)]}
+
+
+def resnet_v1_beta_backbone_names(layers: int) -> dict[str, list[int]]:
+    """resnet_v1_{50,101}_beta under its ImageNet scope `resnet_v1_<layers>`: conv1_1..3 (3×3: 64, 64, 128), then
+    bottleneck_v1 units (conv1 1×1, conv2 3×3, conv3 1×1 ×4 depth; a `shortcut` conv only where the depth changes:
+    each block's unit_1), every conv with BatchNorm (scale: gamma)."""
+    scope = f"resnet_v1_{layers}"
+    names = {**_conv(f"{scope}/conv1_1", 3, 3, 64), **_conv(f"{scope}/conv1_2", 3, 64, 64),
+             **_conv(f"{scope}/conv1_3", 3, 64, 128)}
+    cin = 128
+    for b, (depth, units) in enumerate(RESNET_BLOCKS[layers], 1):
+        for unit in range(1, units + 1):
+            unit_scope = f"{scope}/block{b}/unit_{unit}/bottleneck_v1"
+            if cin != 4 * depth:
+                names.update(_conv(f"{unit_scope}/shortcut", 1, cin, 4 * depth))
+            names.update({**_conv(f"{unit_scope}/conv1", 1, cin, depth), **_conv(f"{unit_scope}/conv2", 3, depth, depth),
+                          **_conv(f"{unit_scope}/conv3", 1, depth, 4 * depth)})
+            cin = 4 * depth
+    return names
+
+
+def resnet_v1_beta_names(layers: int, classes: int) -> dict[str, list[int]]:
+    """DeepLabV3+ ResNet-v1-beta, ASPP [6, 12, 18] (split separable branches, as for Xception), decoder on block1's
+    unit_2 (256 channels)."""
+    return {**resnet_v1_beta_backbone_names(layers), **_head(2048, [6, 12, 18], 256, classes)}
+
+
+def resnet_v1_beta_imagenet_names(layers: int) -> dict[str, list[int]]:
+    """The zoo's `resnet_v1_<layers>_beta_imagenet`: the backbone and its ImageNet logits."""
+    return {**resnet_v1_beta_backbone_names(layers), **_classification_logits(f"resnet_v1_{layers}", 2048)}
 
 
 def value(name: str, shape: list[int]) -> np.ndarray:
@@ -103,10 +173,18 @@ def value(name: str, shape: list[int]) -> np.ndarray:
     return v
 
 
-def write_tf1_checkpoint(prefix: str, shapes: dict[str, list[int]], extra_training_state: bool = True) -> dict:
+def trained_value(name: str, shape: list[int]) -> np.ndarray:
+    """`value` with convolution kernels scaled by 1/sqrt(fan-in), as training leaves them: activations keep their
+    scale through a deep network run with its moving statistics (a 101-layer ResNet overflows with `value`)."""
+    v = value(name, shape)
+    return (v * 10 / np.sqrt(np.prod(shape[:-1]))).astype(np.float32) if name.endswith("/weights") else v
+
+
+def write_tf1_checkpoint(prefix: str, shapes: dict[str, list[int]], extra_training_state: bool = True,
+                         values_from=value) -> dict:
     """A TF1 Saver checkpoint with exactly these names (plus global_step and Momentum slots, as training
-    checkpoints hold); returns the model values {name: array}."""
-    values = {name: value(name, shape) for name, shape in shapes.items()}
+    checkpoints hold), values from `values_from(name, shape)`; returns the model values {name: array}."""
+    values = {name: values_from(name, shape) for name, shape in shapes.items()}
     saved = dict(values)
     if extra_training_state:
         saved["global_step"] = np.int64(30000)

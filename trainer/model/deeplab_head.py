@@ -3,10 +3,13 @@
 Built to the original's rules where tf-models-official differs: BN + ReLU between the depthwise and
 pointwise convs of separable branches, concatenation [image_pooling, aspp0, aspp1..3], BN eps 1e-5.
 """
+import re
+
 import tf_keras
 
 from trainer.model.backbones import backbone
 from trainer.model.deeplab_layers import Norm, ResizeAlignCorners, conv_bn, keras_name, split_separable
+from trainer.model.dense_prediction_cell import SCOPE as DPC_SCOPE
 from trainer.model.dense_prediction_cell import dense_prediction_cell
 
 DEPTH = 256
@@ -15,6 +18,15 @@ BN_EPSILON = 1e-5
 DROPOUT = 0.1   # slim.dropout keep_prob 0.9, training only
 LOGITS = keras_name("logits/semantic")
 NETWORK_PREFIX = "deeplab_"   # the builder tells our networks from tf-models-official's by it
+# The TF1 scopes of this head (ASPP or Dense Prediction Cell, decoder, logits): everything else is the backbone's.
+_HEAD_SCOPE = re.compile(r"(image_pooling|aspp\d+(_depthwise|_pointwise)?|concat_projection|decoder|logits|"
+                         rf"{DPC_SCOPE})(/|$)")
+
+
+def is_head_scope(tf1_name: str) -> bool:
+    """Whether a TF1 variable (or scope) name belongs to the head: ASPP or DPC, decoder or `logits/semantic`. A backbone's
+    own classification head (`resnet_v1_101/logits`, `MobilenetV2/Logits`) is under the backbone's scope."""
+    return _HEAD_SCOPE.match(tf1_name) is not None
 
 
 def aspp(features, atrous_rates: list[int], norm: Norm):

@@ -4,6 +4,8 @@ trainer.model.tf1_source) onto our `implementation: "deeplab"` models.
 No TF1 graph is built. Every layer is named keras_name(<TF1 scope>), so the TF1 name of each variable is derived from
 its layer: one rule per layer type, no per-model table. Before anything is assigned, what fixes the weights (backbone,
 decoder, ASPP branches, depth multiplier, classes) is compared with the config, each difference naming both sides.
+A source without any head variable (ASPP, decoder, logits) is a backbone-only, ImageNet-pretrained checkpoint: it
+loads the backbone and leaves the head fresh; its own classification head (`Logits`, `Conv_1`, `logits`) is ignored.
 """
 import re
 from dataclasses import dataclass
@@ -13,7 +15,7 @@ import tf_keras
 
 from trainer.errors import UserError
 from trainer.model.backbones import BACKBONES, backbone
-from trainer.model.deeplab_head import LOGITS
+from trainer.model.deeplab_head import LOGITS, is_head_scope
 from trainer.model.deeplab_layers import tf1_scope
 from trainer.model.tf1_source import CHECKPOINT, Tf1Source, Tf1Target, Tf1Tensors
 
@@ -59,6 +61,16 @@ def is_training_state(name: str) -> bool:
     return name in _TRAINING_STATE_NAMES or name.endswith(_TRAINING_STATE_SUFFIXES)
 
 
+def _layers(names: list[str]) -> list[str]:
+    """The layer scopes of TF1 variable names, in order: `a/b/BatchNorm/gamma` → `a/b`."""
+    return list(dict.fromkeys(n.rpartition("/")[0].removesuffix("/BatchNorm") for n in names))
+
+
+def is_backbone_only(tensors: Tf1Tensors) -> bool:
+    """No variable of research/deeplab's head (ASPP, decoder, logits/semantic): an ImageNet-pretrained backbone."""
+    return not any(is_head_scope(n) for n in tensors.variables)
+
+
 @dataclass(frozen=True)
 class Tf1Load:
     source: Tf1Source
@@ -66,13 +78,20 @@ class Tf1Load:
     skipped: list[str]         # ours, not loaded on purpose: the classifier under transfer_learning
     training_state: list[str]  # in the checkpoint, ignored: optimizer slots, global_step
     unused: list[str]          # in the source, ignored: no layer of ours has that name
+    fresh: list[str] = ()      # ours, left as initialised: the head, when the source is backbone-only
 
     def summary(self, mode: str) -> str:
         line = f"weights from {self.source.label} ({mode}): {len(self.loaded)} loaded"
+        if self.fresh:
+            line += f" (the backbone, {self.loaded[0].split('/')[0]}/…)"
         if self.source.kind == CHECKPOINT:
             line += f", {len(self.training_state)} ignored (optimizer slots / global_step)"
         if self.unused:
-            line += f", {len(self.unused)} ignored (not in this model: {_listed(self.unused)})"
+            what = "its classification head" if self.fresh else "not in this model"
+            line += f", {len(self.unused)} ignored ({what}: {_listed(_layers(self.unused))})"
+        if self.fresh:
+            line += (f", {len(self.fresh)} fresh (a backbone-only checkpoint; ASPP, decoder and classifier start "
+                     f"from their initialisers: {_listed(_layers(self.fresh))})")
         if self.skipped:
             line += f", {len(self.skipped)} skipped and random (the classifier {_CLASSIFIER[:-1]})"
         if mode == "continue_training":
@@ -95,6 +114,15 @@ def architecture_problems(tensors: Tf1Tensors, target: Tf1Target, ours: dict, ch
         return [f"{where}: holds the backbone {' and '.join(held) or '(none known)'}, but model.backbone is "
                 f"{cfg['backbone']!r} ({entry.tf1_scope}) in {target.config}"]
     problems = []
+    if "depth_multiplier" in entry.options:   # the stem's width, the first variable of the backbone
+        stem = next(n for n in ours if n.startswith(entry.tf1_scope + "/"))
+        theirs, width = shapes.get(stem, [0])[-1], ours[stem].shape[-1]
+        if stem in shapes and theirs != width:
+            problems.append(f"{where}: {stem} has {theirs} output channels (depth multiplier about "
+                            f"{cfg['depth_multiplier'] * theirs / width:.2g}), but {width} with "
+                            f"model.depth_multiplier {cfg['depth_multiplier']} in {target.config}")
+    if is_backbone_only(tensors):
+        return problems   # no head to compare: the config's starts fresh
     decoder = any(n.startswith("decoder/") for n in shapes)
     if decoder != cfg["decoder"]:
         problems.append(f"{where}: {'has a' if decoder else 'has no'} decoder (decoder/…), but model.decoder is "
@@ -108,13 +136,6 @@ def architecture_problems(tensors: Tf1Tensors, target: Tf1Target, ours: dict, ch
     if branches != len(cfg["atrous_rates"]):
         problems.append(f"{where}: has {branches} atrous ASPP branch(es) (aspp1…), but model.atrous_rates "
                         f"{cfg['atrous_rates']} has {len(cfg['atrous_rates'])} in {target.config}")
-    if "depth_multiplier" in entry.options:   # the stem's width, the first variable of the backbone
-        stem = next(n for n in ours if n.startswith(entry.tf1_scope + "/"))
-        theirs, width = shapes.get(stem, [0])[-1], ours[stem].shape[-1]
-        if stem in shapes and theirs != width:
-            problems.append(f"{where}: {stem} has {theirs} output channels (depth multiplier about "
-                            f"{cfg['depth_multiplier'] * theirs / width:.2g}), but {width} with "
-                            f"model.depth_multiplier {cfg['depth_multiplier']} in {target.config}")
     classes = ours[_LOGITS_WEIGHTS].shape[-1]
     if check_classes and _LOGITS_WEIGHTS in shapes and shapes[_LOGITS_WEIGHTS][-1] != classes:
         problems.append(f"{where}: has {shapes[_LOGITS_WEIGHTS][-1]} classes ({_LOGITS_WEIGHTS}), but "
@@ -123,7 +144,8 @@ def architecture_problems(tensors: Tf1Tensors, target: Tf1Target, ours: dict, ch
 
 
 def load_tf1(model, tensors: Tf1Tensors, target: Tf1Target, skip_classifier: bool) -> Tf1Load:
-    """Assign every variable of `model` from the source (but the classifier if `skip_classifier`).
+    """Assign every variable of `model` from the source (but the classifier if `skip_classifier`). A backbone-only
+    source (ImageNet) gives the backbone only, and only where the classifier may be skipped: the head stays fresh.
 
     All problems are found before anything is assigned: an architecture that differs from the config, a missing
     variable or a shape mismatch is a UserError naming it.
@@ -133,14 +155,20 @@ def load_tf1(model, tensors: Tf1Tensors, target: Tf1Target, skip_classifier: boo
     problems = architecture_problems(tensors, target, targets, check_classes=not skip_classifier)
     if problems:
         raise UserError(*problems)
-    skipped = sorted(n for n in targets if skip_classifier and n.startswith(_CLASSIFIER))
-    wanted = {n: v for n, v in targets.items() if n not in skipped}
+    backbone_only = is_backbone_only(tensors)
+    if backbone_only and not skip_classifier:
+        raise UserError(f"{where}: holds only a backbone (no ASPP, decoder or {_CLASSIFIER[:-1]} variables: an "
+                        "ImageNet-pretrained checkpoint); it can start a training run (init_weights with "
+                        "weights_init_type transfer_learning), not give a whole model")
+    fresh = sorted(n for n in targets if backbone_only and is_head_scope(n))
+    skipped = sorted(n for n in targets if skip_classifier and not backbone_only and n.startswith(_CLASSIFIER))
+    wanted = {n: v for n, v in targets.items() if n not in skipped and n not in fresh}
     missing = sorted(n for n in wanted if n not in shapes)
     mismatched = [f"{n}: shape {shapes[n]} in the {noun}, {wanted[n].shape.as_list()} in the model"
                   for n in sorted(wanted) if n in shapes and shapes[n] != wanted[n].shape.as_list()]
     if missing:
-        problems.append(f"{where}: {len(missing)} variable(s) missing from the {noun}: {_listed(missing)} "
-                        "(is it a checkpoint of this backbone / depth_multiplier / decoder?)")
+        problems.append(f"{where}: {len(missing)} {'backbone ' if backbone_only else ''}variable(s) missing from the "
+                        f"{noun}: {_listed(missing)} (is it a checkpoint of this backbone / depth_multiplier / decoder?)")
     problems += [f"{where}: variable {line}" for line in mismatched[:_SHOWN]]
     if len(mismatched) > _SHOWN:
         problems.append(f"{where}: … and {len(mismatched) - _SHOWN} more shape mismatches")
@@ -151,4 +179,4 @@ def load_tf1(model, tensors: Tf1Tensors, target: Tf1Target, skip_classifier: boo
     rest = sorted(tensors.variables - set(targets))
     return Tf1Load(source=tensors.source, loaded=sorted(wanted), skipped=skipped,
                    training_state=[n for n in rest if is_training_state(n)],
-                   unused=[n for n in rest if not is_training_state(n)])
+                   unused=[n for n in rest if not is_training_state(n)], fresh=fresh)

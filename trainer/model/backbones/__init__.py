@@ -39,6 +39,10 @@ BACKBONES: tuple[Backbone, ...] = (
              options=("depth_multiplier",), tf1_scope="MobilenetV2"),
     *(Backbone(name, "deeplab", f"trainer.model.backbones.xception:{name}", tf1_scope=name)
       for name in ("xception_41", "xception_65", "xception_71")),
+    Backbone("resnet_v1_50_beta", "deeplab", "trainer.model.backbones.resnet_v1_beta:resnet_v1_50_beta",
+             tf1_scope="resnet_v1_50"),
+    Backbone("resnet_v1_101_beta", "deeplab", "trainer.model.backbones.resnet_v1_beta:resnet_v1_101_beta",
+             tf1_scope="resnet_v1_101"),
 )
 
 
