@@ -15,8 +15,9 @@ from trainer.errors import ConfigError
 REPO = Path(__file__).resolve().parents[2]
 PRESETS = ["demo", "mobilenetv2_cityscapes", "mobilenetv2_deeplabv3", "mobilenetv2_dm05_deeplabv3", "mobilenetv2_dm05_voc",
            "mobilenetv2_voc", "mobilenetv3_large_deeplabv3", "mobilenetv4_conv_medium_deeplabv3",
-           "resnet101_deeplabv3plus", "xception41_imagenet", "xception65_ade20k", "xception65_cityscapes",
-           "xception65_voc", "xception71_dpc_cityscapes", "xception71_imagenet"]
+           "resnet101_beta_imagenet", "resnet101_deeplabv3plus", "resnet50_beta_imagenet", "xception41_imagenet",
+           "xception65_ade20k", "xception65_cityscapes", "xception65_voc", "xception71_dpc_cityscapes",
+           "xception71_imagenet"]
 
 
 def _subset(part, whole) -> bool:
@@ -68,7 +69,8 @@ def test_model_presets():
 # ("when training on PASCAL augmented training set") starts from an ImageNet checkpoint.
 ZOO_PRESETS = {"mobilenetv2_dm05_voc": 0.0001, "mobilenetv2_voc": 0.0001, "xception65_voc": 0.0001,
                "mobilenetv2_cityscapes": 0.0001, "xception65_cityscapes": 0.0001, "xception65_ade20k": 0.0001,
-               "xception71_dpc_cityscapes": 0.0001, "xception41_imagenet": 0.007, "xception71_imagenet": 0.007}
+               "xception71_dpc_cityscapes": 0.0001, "xception41_imagenet": 0.007, "xception71_imagenet": 0.007,
+               "resnet50_beta_imagenet": 0.007, "resnet101_beta_imagenet": 0.007}
 
 
 @pytest.mark.parametrize("name,lr", ZOO_PRESETS.items())
@@ -79,6 +81,14 @@ def test_zoo_presets_carry_deeplabs_fine_tuning_recipe(name, lr):
                                    "clip_norm": 0}
     assert config["lr_schedule"] == {"name": "poly", "power": 0.9, "end_lr": 0, "warmup_epochs": 0}
     assert (config["lr"], config["freeze_batchnorm"]) == (lr, True)
+
+
+@pytest.mark.parametrize("layers", [50, 101])
+def test_resnet_beta_imagenet_presets_are_deeplabv3plus_on_research_deeplabs_resnet(layers):
+    config = resolve_train_config(None, f"resnet{layers}_beta_imagenet", [])
+    assert config["model"] == {"backbone": f"resnet_v1_{layers}_beta", "implementation": "deeplab",
+                               "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [6, 12, 18],
+                               "decoder": True, "dense_prediction_cell": False, "batchnorm_momentum": 0.997}
 
 
 def test_load_unknown_preset():
