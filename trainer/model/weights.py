@@ -4,7 +4,9 @@ transfer_learning: every weight of the checkpoint except the classifier (logits)
 classes come from the project. continue_training: everything, optimizer included; the project's classes
 must be exactly the checkpoint's. init_weights may also be a research/deeplab TF1 checkpoint (model zoo) for the
 `implementation: "deeplab"` models, or its frozen_inference_graph.pb (trainer.model.tf1_import); it holds no
-classes nor usable optimizer state.
+classes nor usable optimizer state. A backbone-only file (ImageNet) starts the backbone under transfer_learning:
+research/deeplab's and slim's TF1 checkpoints for `deeplab`, tf-models-official's `backbone` checkpoints for
+`tf_models` (trainer.model.tf2_backbone).
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ from trainer.model.checkpoint_info import CheckpointInfo
 from trainer.model.checkpoints import restore_model
 from trainer.model.tf1_import import load_tf1
 from trainer.model.tf1_source import Tf1Source, Tf1Target, find_tf1_source
+from trainer.model.tf2_backbone import find_backbone_checkpoint, load_backbone
 
 # Model keys that do not change which weights exist or their shapes.
 _WEIGHTLESS_MODEL_KEYS = ("batchnorm_momentum",)
@@ -32,6 +35,7 @@ class InitSource:
     mode: str
     tf1: Tf1Source | None = None
     target: Tf1Target | None = None   # what a TF1 source must fit
+    tf2_backbone: bool = False        # a tf-models-official backbone checkpoint (checkpoint: its prefix)
 
 
 def init_source(cfg: dict, mapping: ClassMapping) -> InitSource | None:
@@ -42,6 +46,11 @@ def init_source(cfg: dict, mapping: ClassMapping) -> InitSource | None:
             raise UserError("weights_init_type: continue_training needs init_weights: "
                             "the checkpoint or run folder to continue from")
         return None
+    if not is_research_deeplab(cfg["model"]) and (prefix := find_backbone_checkpoint(Path(cfg["init_weights"]))):
+        if mode != "transfer_learning":
+            raise UserError(f"init_weights {prefix}: a tf-models-official backbone checkpoint holds no head to "
+                            "continue: use weights_init_type transfer_learning")
+        return InitSource(Path(prefix), None, mode, tf2_backbone=True)
     tf1 = find_tf1_source(Path(cfg["init_weights"]))
     if tf1 is not None:
         if not is_research_deeplab(cfg["model"]):
@@ -104,6 +113,8 @@ def initialise(model, optimizer, source: InitSource | None) -> str:
     """Apply the init mode; returns the loaded / skipped / missing summary line."""
     if source is None:
         return "weights: no init_weights, starting from random weights"
+    if source.tf2_backbone:
+        return load_backbone(model, str(source.checkpoint), source.mode)
     if source.tf1 is not None:
         loaded = load_tf1(model, source.tf1.open(), source.target, skip_classifier=source.mode == "transfer_learning")
         return loaded.summary(source.mode)
