@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from tests.model.test_tf1_import import _assert_close, _bn, _check_all_loaded, _intermediate, _layer_value, _load
+from tests.model.test_tf1_import import _assert_close, _bn, _check_all_loaded, _intermediate, _load
 from tests.model.tf1_zoo import (mobilenet_v2_imagenet_names, resnet_v1_beta_backbone_names,
                                  resnet_v1_beta_imagenet_names, resnet_v1_beta_names, trained_value,
                                  write_tf1_checkpoint, xception_imagenet_names)
@@ -53,7 +53,7 @@ def test_imagenet_checkpoint_loads_the_backbone_and_leaves_the_head_fresh(backbo
     for name, initial in head.items():   # fresh: the initialiser's values, untouched
         np.testing.assert_array_equal(ours[name].numpy(), initial, err_msg=name)
     ignored = sorted(set(values) - set(backbone_names))
-    assert ignored and all(n.startswith(classification_head.split(",")[0].split("/")[0]) for n in ignored)
+    assert ignored   # the file's classification head, listed by layer in the summary
     scope = backbone_names[0].split("/")[0]
     assert summary == (
         f"weights from TF1 checkpoint {tmp_path / 'model.ckpt'} (transfer_learning): {len(backbone_names)} loaded "
@@ -168,6 +168,12 @@ def test_resnet_v1_50_beta_zoo_checkpoint_values_and_parity(tmp_path):
             x = tf.constant(_intermediate(model, f"{unit}/conv1/relu", images))
             y = _conv_bn_relu(x, values, f"{unit}/conv2", rate=rate)
             _assert_close(_intermediate(model, f"{unit}/conv2/relu", images), y)
+        # The decoder reads block1/unit_2's conv3 BatchNorm output (before the sum and ReLU), at stride 4.
+        low_level = _intermediate(model, "resnet_v1_50/block1/unit_2/bottleneck_v1/conv3/BatchNorm", images)
+        assert low_level.shape[1:3] == ((size + 3) // 4,) * 2
+        projected = tf.nn.relu(_bn(tf.nn.conv2d(low_level, values["decoder/feature_projection0/weights"], 1, "SAME"),
+                                   values, "decoder/feature_projection0", 1e-5))
+        _assert_close(_intermediate(model, "decoder/feature_projection0/relu", images), projected)
     wide = tf.constant(np.random.default_rng(0).normal(size=[1, 21, 21, 512]), tf.float32)
     layer = model.network.get_layer("resnet_v1_50-block4-unit_3-bottleneck_v1-conv2")
     assert layer.dilation_rate == (8, 8)

@@ -8,7 +8,7 @@ A source without any head variable (ASPP, decoder, logits) is a backbone-only, I
 loads the backbone and leaves the head fresh; its own classification head (`Logits`, `Conv_1`, `logits`) is ignored.
 """
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import tensorflow as tf
 import tf_keras
@@ -78,7 +78,7 @@ class Tf1Load:
     skipped: list[str]         # ours, not loaded on purpose: the classifier under transfer_learning
     training_state: list[str]  # in the checkpoint, ignored: optimizer slots, global_step
     unused: list[str]          # in the source, ignored: no layer of ours has that name
-    fresh: list[str] = ()      # ours, left as initialised: the head, when the source is backbone-only
+    fresh: list[str] = field(default_factory=list)   # ours, left as initialised: the head of a backbone-only source
 
     def summary(self, mode: str) -> str:
         line = f"weights from {self.source.label} ({mode}): {len(self.loaded)} loaded"
