@@ -17,7 +17,7 @@ from trainer.model.tf1_import import tf1_variables
 from trainer.model.weights import init_source, initialise
 
 BASE = {"implementation": "deeplab", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [6, 12, 18],
-        "decoder": True, "batchnorm_momentum": 0.997}
+        "decoder": True, "dense_prediction_cell": False, "batchnorm_momentum": 0.997}
 CLASSES = 5
 # backbone → (its ImageNet file's names, the file's classification head as the summary lists it)
 IMAGENET = {
@@ -85,7 +85,7 @@ def test_a_missing_backbone_variable_is_an_error_naming_it(tmp_path):
 
 
 def test_slims_half_width_checkpoint_does_not_fit_deeplabs_half_width(tmp_path):
-    """slim rounds ×0.5 channels to multiples of 8 (24·0.5 → 16), DeepLab does not (→ 12): the mismatch is named."""
+    """slim rounds ×0.5 widths to multiples of 8 (24·0.5 → 16), DeepLab does not (→ 12): the mismatch is named."""
     write_tf1_checkpoint(str(tmp_path / "model.ckpt"), mobilenet_v2_imagenet_names(0.5))
     cfg = _cfg("mobilenet_v2", tmp_path, depth_multiplier=0.5, atrous_rates=[], decoder=False)
     with pytest.raises(UserError) as err:
@@ -184,3 +184,14 @@ def test_resnet_v1_50_beta_zoo_checkpoint_values_and_parity(tmp_path):
 def _conv_bn_relu(x, values, scope, stride=1, padding="SAME", rate=1):
     x = tf.nn.conv2d(x, values[f"{scope}/weights"], stride, padding, dilations=rate)
     return tf.nn.relu(_bn(x, values, scope, 1e-5))
+
+
+def test_the_head_is_told_from_the_backbone_by_scope():
+    """What a backbone-only file leaves fresh: the ASPP or Dense Prediction Cell, the decoder, logits/semantic; a
+    backbone's own classification head (under its scope) is the file's, never ours."""
+    assert all(is_head_scope(n) for n in ("image_pooling/weights", "aspp2_pointwise/BatchNorm/beta",
+                                          "meta_architecture/branch3_depthwise/depthwise_weights",
+                                          "decoder/decoder_conv1_pointwise/weights", "logits/semantic/biases"))
+    assert not any(is_head_scope(n) for n in ("resnet_v1_101/logits/weights", "xception_65/logits/biases",
+                                              "MobilenetV2/Logits/Conv2d_1c_1x1/weights", "MobilenetV2/Conv_1/weights",
+                                              "resnet_v1_50/block1/unit_1/bottleneck_v1/conv1/weights"))

@@ -10,7 +10,7 @@ from trainer.model.builder import build_model
 from trainer.model.weights import init_source, initialise
 
 MODEL = {"backbone": "mobilenet_v2", "implementation": "tf_models", "depth_multiplier": 0.5, "output_stride": 16,
-         "atrous_rates": [], "decoder": True, "batchnorm_momentum": 0.997}
+         "atrous_rates": [], "decoder": True, "dense_prediction_cell": False, "batchnorm_momentum": 0.997}
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,8 @@ def test_backbone_loads_and_the_rest_is_fresh(imagenet):
     for variable, initial in rest:
         np.testing.assert_array_equal(variable.numpy(), initial, err_msg=variable.name)
     assert summary == (f"weights from tf-models-official backbone checkpoint {folder / 'ckpt-1'} (transfer_learning): "
-                       f"{len(expected)} loaded (the backbone), 3 ignored (not the backbone: classifier, save_counter), "
+                       f"{len(expected)} loaded (the backbone), 3 ignored (not the backbone: classifier, "
+                       "save_counter), "
                        f"{len(rest)} fresh (a backbone-only checkpoint; ASPP, decoder and classifier start from their "
                        "initialisers)")
 

@@ -145,7 +145,8 @@ def resnet_v1_beta_backbone_names(layers: int) -> dict[str, list[int]]:
             unit_scope = f"{scope}/block{b}/unit_{unit}/bottleneck_v1"
             if cin != 4 * depth:
                 names.update(_conv(f"{unit_scope}/shortcut", 1, cin, 4 * depth))
-            names.update({**_conv(f"{unit_scope}/conv1", 1, cin, depth), **_conv(f"{unit_scope}/conv2", 3, depth, depth),
+            names.update({**_conv(f"{unit_scope}/conv1", 1, cin, depth),
+                          **_conv(f"{unit_scope}/conv2", 3, depth, depth),
                           **_conv(f"{unit_scope}/conv3", 1, depth, 4 * depth)})
             cin = 4 * depth
     return names

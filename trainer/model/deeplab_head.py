@@ -24,8 +24,8 @@ _HEAD_SCOPE = re.compile(r"(image_pooling|aspp\d+(_depthwise|_pointwise)?|concat
 
 
 def is_head_scope(tf1_name: str) -> bool:
-    """Whether a TF1 variable (or scope) name belongs to the head: ASPP or DPC, decoder or `logits/semantic`. A backbone's
-    own classification head (`resnet_v1_101/logits`, `MobilenetV2/Logits`) is under the backbone's scope."""
+    """Whether a TF1 variable (or scope) name belongs to the head: ASPP or DPC, decoder or `logits/semantic`. A
+    backbone's own classification head (`resnet_v1_101/logits`, `MobilenetV2/Logits`) is under the backbone's scope."""
     return _HEAD_SCOPE.match(tf1_name) is not None
 
 

@@ -168,7 +168,8 @@ def load_tf1(model, tensors: Tf1Tensors, target: Tf1Target, skip_classifier: boo
                   for n in sorted(wanted) if n in shapes and shapes[n] != wanted[n].shape.as_list()]
     if missing:
         problems.append(f"{where}: {len(missing)} {'backbone ' if backbone_only else ''}variable(s) missing from the "
-                        f"{noun}: {_listed(missing)} (is it a checkpoint of this backbone / depth_multiplier / decoder?)")
+                        f"{noun}: {_listed(missing)} "
+                        "(is it a checkpoint of this backbone / depth_multiplier / decoder?)")
     problems += [f"{where}: variable {line}" for line in mismatched[:_SHOWN]]
     if len(mismatched) > _SHOWN:
         problems.append(f"{where}: … and {len(mismatched) - _SHOWN} more shape mismatches")

@@ -55,7 +55,8 @@ def _resnet_v1_beta(scope, blocks, images, output_stride, norm):
     for block, unit, depth, nominal_stride, unit_rate in units:
         stride, rate = schedule.next(nominal_stride)
         unit_scope = f"{block}/unit_{unit}/bottleneck_v1"
-        x, endpoints[f"{unit_scope}/conv3"] = _bottleneck(x, f"{scope}/{unit_scope}", depth, stride, rate * unit_rate, norm)
+        x, endpoints[f"{unit_scope}/conv3"] = _bottleneck(x, f"{scope}/{unit_scope}", depth, stride,
+                                                          rate * unit_rate, norm)
     return {"features": x, "low_level": endpoints[LOW_LEVEL]}
 
 
