@@ -1,6 +1,6 @@
-"""ImageNet-pretrained backbones as init_weights (the zoo's `xception_65_imagenet`, `resnet_v1_*_beta_imagenet`,
-slim's `mobilenet_v2_1.0_224`): the backbone loads, the head starts fresh, the file's classification head is
-ignored; and research/deeplab's ResNet-v1-beta checkpoints onto our layers."""
+"""ImageNet-pretrained backbones as init_weights (the zoo's `xception_{41,65,71}_imagenet`,
+`resnet_v1_{50,101}_beta_imagenet`, slim's `mobilenet_v2_1.0_224`): the backbone loads, the head starts fresh,
+the file's classification head is ignored; and research/deeplab's ResNet-v1-beta checkpoints onto our layers."""
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -22,7 +22,8 @@ CLASSES = 5
 # backbone → (its ImageNet file's names, the file's classification head as the summary lists it)
 IMAGENET = {
     "mobilenet_v2": (mobilenet_v2_imagenet_names, "MobilenetV2/Conv_1, MobilenetV2/Logits/Conv2d_1c_1x1"),
-    "xception_65": (lambda: xception_imagenet_names("xception_65"), "xception_65/logits"),
+    **{scope: (lambda scope=scope: xception_imagenet_names(scope), f"{scope}/logits")
+       for scope in ("xception_41", "xception_65", "xception_71")},
     "resnet_v1_50_beta": (lambda: resnet_v1_beta_imagenet_names(50), "resnet_v1_50/logits"),
     "resnet_v1_101_beta": (lambda: resnet_v1_beta_imagenet_names(101), "resnet_v1_101/logits"),
 }
@@ -32,8 +33,11 @@ def _cfg(backbone, path, mode="transfer_learning", **model):
     return {"init_weights": str(path), "weights_init_type": mode, "model": {**BASE, "backbone": backbone, **model}}
 
 
-@pytest.mark.parametrize("backbone", [pytest.param(b, marks=pytest.mark.slow) if b == "resnet_v1_101_beta" else b
-                                      for b in IMAGENET])   # ResNet-101: ResNet-50's code, twice the size
+# One per family by default; Xception-41 / 71 (Xception-65's modules) and ResNet-101 (ResNet-50's code) in the slow set.
+_SLOW = ("xception_41", "xception_71", "resnet_v1_101_beta")
+
+
+@pytest.mark.parametrize("backbone", [pytest.param(b, marks=pytest.mark.slow) if b in _SLOW else b for b in IMAGENET])
 def test_imagenet_checkpoint_loads_the_backbone_and_leaves_the_head_fresh(backbone, tmp_path):
     names, classification_head = IMAGENET[backbone]
     values = write_tf1_checkpoint(str(tmp_path / "model.ckpt"), names())
