@@ -72,7 +72,7 @@ def test_keep_last_keeps_the_newest_and_the_best(kept_run, tiny_project, tmp_pat
 
 @pytest.mark.parametrize("target,path", [
     ("checkpoint", "checkpoints/00000004"),
-    ("metrics", "metrics.jsonl"),
+    pytest.param("metrics", "metrics.jsonl", marks=pytest.mark.slow),   # the default run keeps one training write
     pytest.param("tensorboard", "tensorboard", marks=pytest.mark.slow),
     pytest.param("curves", "curves.png", marks=pytest.mark.slow),
 ])

@@ -47,6 +47,7 @@ _PARITY = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow   # about a minute: the default run keeps the single-process checks
 def test_two_replicas_give_the_loss_and_update_of_one_device(tiny_project):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     result = subprocess.run([sys.executable, "-c", _PARITY, str(tiny_project)], env=env, capture_output=True,
