@@ -100,12 +100,17 @@ def _main(argv: list[str] | None) -> None:
     _log_to_stderr()
     limits = Limits(args.max_batch, args.batch_wait_ms, args.queue, args.max_request_mb, args.max_image_pixels)
     service = ModelService.open(source, layer, where, limits, args.name or _name(Path(args.model)))
-    server = uvicorn.Server(uvicorn.Config(None, log_level="warning", access_log=False,
-                                           timeout_graceful_shutdown=None))
-    server.config.app = create_app(service, token, lambda: server.should_exit)
     host, port = sock.getsockname()[:2]
-    say(f"serving {service.name} on http://{host}:{port} (API docs: http://{host}:{port}/docs); "
-        "SIGTERM or Ctrl-C stops after the requests in flight")
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None):
+            await super().startup(sockets)
+            if self.started:   # listening now: clients (and scripts waiting for this line) may connect
+                say(f"serving {service.name} on http://{host}:{port} (API docs: http://{host}:{port}/docs); "
+                    "SIGTERM or Ctrl-C stops after the requests in flight")
+
+    server = Server(uvicorn.Config(None, log_level="warning", access_log=False, timeout_graceful_shutdown=None))
+    server.config.app = create_app(service, token, lambda: server.should_exit)
     # uvicorn drains on SIGTERM, then raises the signal again: by then it only has to end the process with 0
     signal.signal(signal.SIGTERM, lambda *_: None)
     try:
