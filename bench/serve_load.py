@@ -129,11 +129,12 @@ def main() -> None:
             print(f"16 clients / bare batched: {rows[2]['images_per_s'] / bare_batched:.2f} (target ≥ 0.8); "
                   f"1 client p50 / (bare batch 1 + decoding): {rows[0]['p50'] / 1000 / bare_single:.2f} "
                   "(target ≤ 1.25)")
-            before = _rss_mb(server.process.pid)
-            endurance = _load(server, images, 16, args.endurance)
-            after = _rss_mb(server.process.pid)
-            print(f"RSS {before:.0f} MB → {after:.0f} MB after {args.endurance} more requests "
-                  f"({100 * (after / before - 1):+.1f}%, target ≤ +5%); errors {endurance['errors']}")
+            rss, errors = [_rss_mb(server.process.pid)], 0
+            for _ in range(4):   # the trajectory tells a plateau from a leak
+                errors += _load(server, images, 16, args.endurance // 4)["errors"]
+                rss.append(_rss_mb(server.process.pid))
+            print(f"RSS every {args.endurance // 4} requests: {' → '.join(f'{r:.0f}' for r in rss)} MB "
+                  f"({100 * (rss[-1] / rss[0] - 1):+.1f}% over {args.endurance}, target ≤ +5%); errors {errors}")
         except BaseException:
             print("the load failed; the server's last output:\n" + "".join(server.out[-20:] + server.err[-40:]))
             raise
