@@ -102,6 +102,7 @@ def test_disk_full_at_the_last_validation_then_resume(target, path, kept_run, ti
         assert [step for step, _ in values] == [1, 2, 3, 4], tag
 
 
+@pytest.mark.slow   # the same stop and resume runs in-process in tests/infer/test_resume.py
 def test_inference_disk_full_then_resume(trained_run, tiny_project, tmp_path):
     output = tmp_path / "out"
     args = ["--model", str(trained_run), "--project", str(tiny_project), "--output", str(output)]

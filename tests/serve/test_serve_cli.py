@@ -242,6 +242,7 @@ def test_tf_serving_predict_gives_the_full_image_labels(server, samples):
     _refused(server.post(f"/v1/models/{server.name}:predict", json={"instances": [{"b64": "%%%"}]}), 400, "base64")
 
 
+@pytest.mark.slow   # a second server process
 def test_full_queue_answers_503_and_sigterm_drains_requests_in_flight(trained_run, samples):
     server = Server(trained_run, "--queue", "2", "--max-batch", "1", "--batch-wait-ms", "0")
     slow = {"name": "sliding_window", "window": {"width": 8, "height": 8}, "min_overlap": {"x": 4, "y": 4}}
