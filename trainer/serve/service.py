@@ -34,11 +34,12 @@ _FIXED = ("model", "tta")
 
 @dataclass(frozen=True)
 class Limits:
-    max_batch: int = 8
-    batch_wait_ms: float = 5.0
-    queue: int = 64
-    max_request_mb: float = 32.0
-    max_image_pixels: int = 40_000_000
+    """The server's limits, as its command line sets them (the defaults live there)."""
+    max_batch: int
+    batch_wait_ms: float
+    queue: int
+    max_request_mb: float
+    max_image_pixels: int
 
 
 class TooLarge(UserError):
