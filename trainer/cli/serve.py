@@ -85,7 +85,8 @@ def _main(argv: list[str] | None) -> None:
     token = args.token or os.environ.get(TOKEN_VARIABLE) or None
 
     layer, where = infer_config_layer(args.config, args.overrides)
-    source = InferenceSession.locate(Path(args.model), with_infer_settings(layer, where))
+    cfg = with_infer_settings(layer, where)
+    source = InferenceSession.locate(Path(args.model), cfg)
     sock = _bind(args.host, args.port)
     if token is None and not _loopback(args.host):
         say(f"warning: serving on {args.host} without a token: anyone who can reach it can use it "
@@ -99,7 +100,7 @@ def _main(argv: list[str] | None) -> None:
 
     _log_to_stderr()
     limits = Limits(args.max_batch, args.batch_wait_ms, args.queue, args.max_request_mb, args.max_image_pixels)
-    service = ModelService.open(source, layer, where, limits, args.name or _name(Path(args.model)))
+    service = ModelService.open(source, cfg, layer, where, limits, args.name or _name(Path(args.model)))
     host, port = sock.getsockname()[:2]
 
     class Server(uvicorn.Server):

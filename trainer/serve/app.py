@@ -107,17 +107,15 @@ def create_app(service: ModelService, token: str | None, shutting_down=lambda: F
               summary="`image` → annotation JSON; optional JSON parts `annotation`, `meta`, `mode`")
     def model_inference(request: Request, image: UploadFile = File(...), annotation: str | None = Form(None),
                         meta: str | None = Form(None), mode: str | None = Form(None)):
-        settings = None if mode is None else {"mode": _json(mode, "mode")}
         with service.admitted():
-            result = service.annotate(image.file.read(), settings, _json(annotation, "annotation"),
+            result = service.annotate(image.file.read(), _plugin_settings(mode), _json(annotation, "annotation"),
                                       _json(meta, "meta"), what=f"image ({image.filename})")
         request.state.images = 1
         return result
 
     @app.post("/model/get_out_meta", tags=["plugin"], summary="The output meta for an input `meta` and `mode`")
     def model_get_out_meta(meta: str | None = Form(None), mode: str | None = Form(None)):
-        settings = None if mode is None else {"mode": _json(mode, "mode")}
-        return service.output_meta(settings, _json(meta, "meta"))
+        return service.output_meta(_plugin_settings(mode), _json(meta, "meta"))
 
     # TF Serving's REST API
     @app.get("/v1/models/{name}", tags=["tf-serving"], summary="Model status, as TF Serving reports it")
@@ -155,6 +153,11 @@ def _json(text: str | None, what: str):
         return json.loads(text)
     except ValueError as error:
         raise UserError(f"{what}: not JSON ({error})") from None
+
+
+def _plugin_settings(mode: str | None) -> dict | None:
+    """The plugin sends only the `mode` group of an inference config."""
+    return None if mode is None else {"mode": _json(mode, "mode")}
 
 
 def _b64(instance: object, what: str) -> bytes:

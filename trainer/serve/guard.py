@@ -64,12 +64,13 @@ class Guard:
                      elapsed * 1000, request_id)
 
     def _refusal(self, scope) -> JSONResponse | None:
+        headers = dict(scope["headers"])
         if self.expected and scope["path"] not in OPEN_PATHS:
-            given = dict(scope["headers"]).get(b"authorization", b"")
+            given = headers.get(b"authorization", b"")
             if not hmac.compare_digest(given, self.expected):
                 return error_response(401, "missing or wrong token: send 'Authorization: Bearer <token>'",
                                       {"WWW-Authenticate": "Bearer"})
-        length = dict(scope["headers"]).get(b"content-length")
+        length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
             return error_response(413, f"request body of {int(length)} bytes over the server's --max-request-mb "
                                        f"{self.max_bytes / 2 ** 20:g}")

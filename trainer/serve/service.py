@@ -69,11 +69,10 @@ class ModelService:
         self.ready = False
 
     @classmethod
-    def open(cls, source: ModelSource | ExportedModel, layer: dict, where: str, limits: Limits,
+    def open(cls, source: ModelSource | ExportedModel, cfg: dict, layer: dict, where: str, limits: Limits,
              name: str) -> ModelService:
-        """The model loaded and warmed up: the first request is as fast as the next."""
-        service = cls(InferenceSession.open(source, with_infer_settings(layer, where)), source, layer, where, limits,
-                      name)
+        """The model loaded and warmed up: the first request is as fast as the next. `cfg` is `layer` resolved."""
+        service = cls(InferenceSession.open(source, cfg), source, layer, where, limits, name)
         height, width = source.info.input_size
         for size in ((height, width), (height // 2 + 1, width // 2 + 3)):
             service.session.predict_image(np.full((*size, 3), 128, np.uint8))
