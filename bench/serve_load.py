@@ -1,4 +1,4 @@
-"""Server load: a benchmark, not a test. Run `python bench/serve_load.py [--requests N] [--endurance N]`.
+"""Server load: a benchmark, not a test. Run `python bench/serve_load.py [--requests N] [--warm-up N] [--endurance N]`.
 
 A real `python -m trainer.serve` process on 127.0.0.1 (a free port) with the mobilenetv2_deeplabv3 preset at
 513×513 (random weights: speed does not depend on them), called over HTTP (`/inference_image`, full_image) with JPEGs
@@ -6,7 +6,8 @@ of mixed sizes by 1, 4 and 16 concurrent clients, a bounded number of requests e
 throughput, p50 / p95 / p99 latency and errors (must be 0), beside
 - a bare batched model call at --max-batch on in-memory tensors (target: 16 clients ≥ 0.8× its images/s);
 - a bare batch-1 model call plus decoding one image (target: 1 client's p50 ≤ 1.25× it);
-then the server's RSS before and after --endurance more requests (target: growth ≤ 5%).
+then the server's RSS, read each time the server has been idle for 2 s, over --warm-up requests and over
+--endurance more (target: the latter grows ≤ 5%; a leak would keep growing).
 Timings depend on what else the machine runs: the load average is printed with them.
 """
 import argparse
@@ -82,6 +83,8 @@ def _bare(folder: Path, max_batch: int, images: list[bytes], repeats: int = 5) -
 
 
 def _rss_mb(pid: int) -> float:
+    """After 2 s idle: the server gives freed memory back after 1 s without a request (trainer/serve/memory.py)."""
+    time.sleep(2)
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
@@ -109,6 +112,8 @@ def _load(server: Server, images: list[bytes], clients: int, requests: int) -> d
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--requests", type=int, default=48, help="requests per client count (default 48)")
+    p.add_argument("--warm-up", type=int, default=1000,
+                   help="requests of 16 clients before the measured ones (default 1000)")
     p.add_argument("--endurance", type=int, default=2000, help="requests between the RSS readings (default 2000)")
     p.add_argument("--max-batch", type=int, default=8)
     args = p.parse_args()
@@ -129,12 +134,15 @@ def main() -> None:
             print(f"16 clients / bare batched: {rows[2]['images_per_s'] / bare_batched:.2f} (target ≥ 0.8); "
                   f"1 client p50 / (bare batch 1 + decoding): {rows[0]['p50'] / 1000 / bare_single:.2f} "
                   "(target ≤ 1.25)")
-            rss, errors = [_rss_mb(server.process.pid)], 0
-            for _ in range(4):   # the trajectory tells a plateau from a leak
-                errors += _load(server, images, 16, args.endurance // 4)["errors"]
-                rss.append(_rss_mb(server.process.pid))
-            print(f"RSS every {args.endurance // 4} requests: {' → '.join(f'{r:.0f}' for r in rss)} MB "
-                  f"({100 * (rss[-1] / rss[0] - 1):+.1f}% over {args.endurance}, target ≤ +5%); errors {errors}")
+            errors = 0
+            for phase, requests in (("warm-up", args.warm_up), ("measured", args.endurance)):
+                rss = [_rss_mb(server.process.pid)]
+                for _ in range(4):   # the trajectory tells a plateau from a leak
+                    errors += _load(server, images, 16, requests // 4)["errors"]
+                    rss.append(_rss_mb(server.process.pid))
+                print(f"{phase}: RSS every {requests // 4} requests of 16 clients: "
+                      f"{' → '.join(f'{r:.0f}' for r in rss)} MB ({100 * (rss[-1] / rss[0] - 1):+.1f}% over {requests})")
+            print(f"target: the measured phase grows ≤ +5%; errors {errors}")
         except BaseException:
             print("the load failed; the server's last output:\n" + "".join(server.out[-20:] + server.err[-40:]))
             raise

@@ -7,8 +7,8 @@ generated project, prints images/s of:
   loop  the real training loop (data pipeline, logging and progress included; validation excluded),
   bare  the same model's compiled train step on in-memory tensors,
   task  tf-models-official's SemanticSegmentationTask.train_step for the same model and batch.
-The first step of each (tracing) is not timed. Then the RSS at the end of epochs 2 and 10 of a small run,
-and the peak RSS of the process. Each preset and the memory run get a fresh process: measured after another
+The first step of each (tracing) is not timed. Then the RSS at the end of epochs 2 and --memory-epochs (20) of a
+small run, and the peak RSS of the process. Each preset and the memory run get a fresh process: measured after another
 model in the same process, ResNet-101's loop and bare step ran 25% slower while the task step did not.
 Timings on a shared machine are noisy: run it alone to compare.
 """
@@ -138,7 +138,7 @@ def _memory(epochs: int) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=6, help="timed steps per measurement (default 6)")
-    p.add_argument("--memory-epochs", type=int, default=10)
+    p.add_argument("--memory-epochs", type=int, default=20, help="epochs of the memory run (default 20)")
     p.add_argument("--only", choices=[preset for preset, _ in CASES] + ["memory"], help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.only == "memory":

@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -72,15 +73,21 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
-def _run_workers(args: list[str], count: int = 2) -> list[str]:
-    """train.py with `args` as `count` workers on localhost (TF_CONFIG); their outputs, once all exited 0."""
-    workers = [f"localhost:{port}" for port in _free_ports(count)]
+def _start_workers(args: list[str], workers: list[str], outputs: list | None = None) -> list[subprocess.Popen]:
+    """train.py with `args` as one worker per address of `workers` on localhost (TF_CONFIG), started; each writes
+    to its file of `outputs` (default: a pipe)."""
     procs = []
-    for index in range(count):
+    for index in range(len(workers)):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
         env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CONFIG": json.dumps(tf_config)}
-        procs.append(subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], env=env, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, text=True))
+        procs.append(subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], env=env, text=True,
+                                      stdout=outputs[index] if outputs else subprocess.PIPE, stderr=subprocess.STDOUT))
+    return procs
+
+
+def _run_workers(args: list[str], count: int = 2) -> list[str]:
+    """train.py with `args` as `count` workers on localhost; their outputs, once all exited 0."""
+    procs = _start_workers(args, [f"localhost:{port}" for port in _free_ports(count)])
     try:
         outputs = [p.communicate(timeout=420)[0] for p in procs]
     finally:
@@ -140,3 +147,42 @@ def test_two_workers_give_the_losses_of_one_worker_with_the_same_global_batch(on
 def test_two_workers_short_last_batch_gives_the_loss_of_one_worker(one_and_two_workers):
     (_, one), (_, two) = one_and_two_workers
     assert two["train_loss"] == pytest.approx(one["train_loss"], rel=1e-4)
+
+
+@pytest.mark.slow
+def test_a_lost_worker_stops_the_others_and_both_resume(tiny_project, tmp_path):
+    """Worker 1 killed after the first checkpoint: worker 0 stops within the heartbeat timeout with one line naming
+    it; both started again with --resume finish the run with every planned validation. About 4 minutes."""
+    run = tmp_path / "run"
+    logs = [tmp_path / f"worker{i}.log" for i in range(2)]
+    workers = [f"localhost:{port}" for port in _free_ports(2)]
+    files = [log.open("w") for log in logs]
+    procs = _start_workers(["--project", str(tiny_project), "--output", str(run), *TINY_OVERRIDES,
+                            "--set", 'batch_size={"train": 3, "val": 3}', "--set", "epochs=4", "--set", "val_every=1",
+                            "--set", 'multi_worker={"heartbeat_timeout": 5}'],
+                           workers, files)
+    try:
+        deadline = time.monotonic() + 420
+        while "→ checkpoints/" not in logs[0].read_text():   # a complete checkpoint to resume from
+            assert time.monotonic() < deadline and procs[0].poll() is None, logs[0].read_text()[-3000:]
+            time.sleep(0.2)
+        procs[1].kill()
+        killed = time.monotonic()
+        assert procs[0].wait(timeout=120) == 2, logs[0].read_text()[-3000:]
+        stopped_after = time.monotonic() - killed
+    finally:
+        for proc in procs:
+            proc.kill()
+        for file in files:
+            file.close()
+    out = logs[0].read_text()
+    errors = [line for line in out.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: lost worker 1 ({workers[1]})"), out[-3000:]
+    assert f"train.py --resume {run}" in errors[0] and "Traceback" not in out
+    assert stopped_after < 60
+    assert 1 <= len(read_jsonl(run / "metrics.jsonl")) < 4
+
+    outputs = _run_workers(["--resume", str(run)])
+    assert all("resumed from" in output for output in outputs)
+    assert [r["step"] for r in read_jsonl(run / "metrics.jsonl")] == [1, 2, 3, 4]
+    assert (run / "last").resolve().name == "00000004"

@@ -23,6 +23,7 @@ from trainer.infer.session import InferenceSession
 from trainer.infer.visualize import index_png
 from trainer.model.checkpoint_folders import ModelSource
 from trainer.serve.batching import BatchedScorer, Batcher
+from trainer.serve.memory import IdleTrimmer
 from trainer.serve.metrics import Metrics
 
 APP_NAME = "DeepLab Trainer"
@@ -66,6 +67,7 @@ class ModelService:
         self._full_image = InferenceSession(
             self.predictor, with_infer_settings({k: v for k, v in layer.items() if k != "mode"}, where))
         self._images = ThreadPoolExecutor(limits.max_batch, "image")   # a batch request's images, scored together
+        self.trimmer = IdleTrimmer(delay=1.0)
         self.ready = False
 
     @classmethod
@@ -80,6 +82,7 @@ class ModelService:
         return service
 
     def close(self) -> None:
+        self.trimmer.close()
         self._images.shutdown()
         self.batcher.close()
 
@@ -91,11 +94,13 @@ class ModelService:
                 raise Busy(f"the server is busy: {self._queued} requests queued (--queue {self.limits.queue}); "
                            "retry shortly")
             self._queued += 1
+        self.trimmer.started()
         try:
             yield
         finally:
             with self._lock:
                 self._queued -= 1
+            self.trimmer.finished()
 
     @contextmanager
     def _scoring(self):

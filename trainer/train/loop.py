@@ -174,8 +174,6 @@ class Trainer:
             say("freeze_batchnorm: ignored, there are no loaded statistics to keep (no init_weights)")
         patience = self.cfg["early_stopping"]["patience"]
         schedule = ValidationSchedule(self.cfg["val_every"], self.iters_per_epoch, self.cfg["epochs"])
-        log = RunLog(self.run_dir, state.records, state.step) if self.writes else None
-        records = list(state.records)
         validation_number = {step: n for n, step in enumerate(schedule.steps, start=1)}
         log = RunLog(self.run_dir, state.records, state.step) if self.writes else None
         records = list(state.records)

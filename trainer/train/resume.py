@@ -53,11 +53,13 @@ def read_run(run_dir: Path) -> tuple[dict, Path]:
     return saved_train_config(cfg, f"--resume {run_dir}: config.json"), project
 
 
-def resume_state(run_dir: Path, iters_per_epoch: int) -> RunState:
-    """Tidy the run folder to its newest checkpoint and say where training continues."""
-    with writing(run_dir / "checkpoints"):
-        for leftover in (run_dir / "checkpoints").glob(".tmp-*"):
-            shutil.rmtree(leftover)
+def resume_state(run_dir: Path, iters_per_epoch: int, writes: bool) -> RunState:
+    """Where training continues: the run folder's newest complete checkpoint. The worker that `writes` the run
+    folder also tidies it to that checkpoint; the others of a multi-worker run only read it."""
+    if writes:
+        with writing(run_dir / "checkpoints"):
+            for leftover in (run_dir / "checkpoints").glob(".tmp-*"):
+                shutil.rmtree(leftover)
     checkpoint = newest_checkpoint(run_dir)
     if checkpoint is None:
         records, state = [], RunState()
@@ -69,11 +71,13 @@ def resume_state(run_dir: Path, iters_per_epoch: int) -> RunState:
         step = info.step
         records = [r for r in read_json_lines(run_dir / "metrics.jsonl") if r["step"] < step] + [info.metrics]
         state = RunState(step=step, records=records, checkpoint=checkpoint)
-        with writing(run_dir):
-            point_link(run_dir / "last", checkpoint)
-            point_link(run_dir / "best", run_dir / "checkpoints" / f"{best_record(records)['step']:08d}")
-    with writing(run_dir / "metrics.jsonl"):
-        write_json_lines(run_dir / "metrics.jsonl", records)
+        if writes:
+            with writing(run_dir):
+                point_link(run_dir / "last", checkpoint)
+                point_link(run_dir / "best", run_dir / "checkpoints" / f"{best_record(records)['step']:08d}")
+    if writes:
+        with writing(run_dir / "metrics.jsonl"):
+            write_json_lines(run_dir / "metrics.jsonl", records)
     return state
 
 

@@ -79,7 +79,7 @@ class TrainSession:
         # The strategy comes first: a multi-worker one must be made before any other TensorFlow work.
         from trainer.train.strategy import make_strategy
 
-        strategy, where = make_strategy(cfg["gpu_devices"])
+        strategy, where = make_strategy(cfg["gpu_devices"], cfg["multi_worker"])
         from trainer.model.weights import init_source
         from trainer.train.loop import Trainer
 
@@ -95,7 +95,7 @@ class TrainSession:
 
         cfg, run_dir = self.cfg, self.run_dir
         if self.resume:
-            state = resume_state(run_dir, trainer.iters_per_epoch)
+            state = resume_state(run_dir, trainer.iters_per_epoch, trainer.writes)
         else:
             state = RunState()
             if trainer.writes:
@@ -116,7 +116,12 @@ class TrainSession:
 
         try:
             return trainer.run(state)
-        except tf.errors.OpError:
+        except tf.errors.OpError as error:
+            from trainer.train.strategy import lost_worker
+
+            lost = lost_worker(error, run_dir, cfg["multi_worker"]["heartbeat_timeout"])
+            if lost is not None:
+                raise lost from None
             failure = trainer.train_loader.failure or trainer.val_loader.failure
             if failure is None:
                 raise
