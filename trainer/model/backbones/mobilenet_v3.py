@@ -29,7 +29,8 @@ class Block:
 
 RELU, HSWISH = "relu", "hard_swish"
 # The _seg variants divide num_outputs of spec[13..16] (large) / spec[9..12] (small) by 2 and set those blocks'
-# expansions to 336, 480, 480 / 144, 288, 288 channels: as factors of the (unhalved) previous output, 3, 6, 6.
+# expansions to 336, 480, 480 / 144, 288, 288 channels: as factors of the previous block's (by then halved)
+# outputs, 3, 6, 6.
 LARGE = (Block(1, 16, 3, 1, RELU), Block(4, 24, 3, 2, RELU), Block(3, 24, 3, 1, RELU),
          Block(3, 40, 5, 2, RELU, True), Block(3, 40, 5, 1, RELU, True), Block(3, 40, 5, 1, RELU, True),
          Block(6, 80, 3, 2, HSWISH), Block(2.5, 80, 3, 1, HSWISH), Block(184 / 80, 80, 3, 1, HSWISH),
