@@ -22,6 +22,8 @@ DROPOUT = 0.1   # slim.dropout keep_prob 0.9, training only
 LOGITS = keras_name("logits/semantic")
 # With the sum-merge decoder the logits are the sum of these two 1×1 convs (filters = classes): the classifier.
 SUM_MERGE_CLASSIFIER = ("decoder/feature_projection0", "decoder/decoder_conv0")
+# model.decoder_output_stride → the backbone end point the decoder merges (trainer.model.backbones.Backbone).
+_DECODER_FEATURE = {4: "low_level", 8: "low_level_os8"}
 NETWORK_PREFIX = "deeplab_"   # the builder tells our networks from tf-models-official's by it
 # The TF1 scopes of this head (ASPP or Dense Prediction Cell, decoder, logits): everything else is the backbone's.
 _HEAD_SCOPE = re.compile(r"(image_pooling|aspp\d+(_depthwise|_pointwise)?|concat_projection|decoder|logits|"
@@ -150,13 +152,12 @@ def deeplab_network(model_cfg: dict, num_classes: int, sync_batchnorm: bool = Fa
         x = dense_prediction_cell(endpoints["features"], model_cfg["output_stride"], norm)
     else:
         x = aspp(endpoints["features"], model_cfg["atrous_rates"], head, model_cfg["output_stride"], norm)
-    low_level = endpoints["low_level" if head.decoder_output_stride == 4 else "low_level_os8"] if model_cfg[
-        "decoder"] else None
+    low_level = endpoints[_DECODER_FEATURE[head.decoder_output_stride]] if model_cfg["decoder"] else None
     if model_cfg["decoder"] and head.decoder_sum_merge:
-        return tf_keras.Model(images, {"logits": sum_merge_decoder(x, low_level, num_classes)},
-                              name=NETWORK_PREFIX + model_cfg["backbone"])
-    if model_cfg["decoder"]:
-        x = decoder(x, low_level, norm)
-    logits = tf_keras.layers.Conv2D(num_classes, 1, name=LOGITS,
-                                    kernel_initializer=tf_keras.initializers.TruncatedNormal(stddev=0.01))(x)
+        logits = sum_merge_decoder(x, low_level, num_classes)
+    else:
+        if model_cfg["decoder"]:
+            x = decoder(x, low_level, norm)
+        logits = tf_keras.layers.Conv2D(num_classes, 1, name=LOGITS,
+                                        kernel_initializer=tf_keras.initializers.TruncatedNormal(stddev=0.01))(x)
     return tf_keras.Model(images, {"logits": logits}, name=NETWORK_PREFIX + model_cfg["backbone"])
