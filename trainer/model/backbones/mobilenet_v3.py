@@ -1,7 +1,8 @@
-"""MobileNetV3 large / small exactly as research/deeplab builds them for its Cityscapes models: core/feature_extractor.py's
-`mobilenet_v3_{large,small}_seg`, slim's V3_LARGE / V3_SMALL (nets/mobilenet/mobilenet_v3.py) with the last stage's
-outputs halved, up to the last 1×1 conv (no pooling, no 1280 / 1024 classification conv). tf-models-official's
-MobileNetV3 (the `tf_models` entries of the same names) is the full-width classification network."""
+"""MobileNetV3 large / small exactly as research/deeplab builds them for its Cityscapes models:
+core/feature_extractor.py's `mobilenet_v3_{large,small}_seg`, slim's V3_LARGE / V3_SMALL
+(nets/mobilenet/mobilenet_v3.py) with the last stage's outputs halved, up to the last 1×1 conv (no pooling, no
+1280 / 1024 classification conv). tf-models-official's MobileNetV3 (the `tf_models` entries of the same names) is
+the full-width classification network."""
 from dataclasses import dataclass
 
 import tf_keras
@@ -48,7 +49,8 @@ DECODER_BLOCKS = {"large": {4: 2, 8: 5}, "small": {4: 0, 8: 2}}   # layer_4 / la
 
 
 def _squeeze_excite(x, scope, channels):
-    """conv_blocks.squeeze_excite: global mean → 1×1 conv (biases) ReLU → 1×1 conv (biases) hard sigmoid → × x."""
+    """conv_blocks.squeeze_excite: global mean → 1×1 conv (biases) ReLU → 1×1 conv (biases) hard sigmoid → × x;
+    the squeeze width make_divisible(channels / 4, 8)."""
     gate = tf_keras.layers.GlobalAveragePooling2D(keepdims=True, name=keras_name(f"{scope}/mean"))(x)
     gate = conv_bias(gate, make_divisible(channels / SQUEEZE_FACTOR, 8), 1, f"{scope}/Conv", "relu")
     gate = conv_bias(gate, channels, 1, f"{scope}/Conv_1", "hard_sigmoid")
