@@ -14,7 +14,7 @@ from trainer.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 PRESETS = ["demo", "mobilenetv2_cityscapes", "mobilenetv2_deeplabv3", "mobilenetv2_dm05_deeplabv3", "mobilenetv2_dm05_voc",
-           "mobilenetv2_voc", "mobilenetv3_large_deeplabv3", "mobilenetv4_conv_medium_deeplabv3",
+           "mobilenetv2_voc", "mobilenetv3_large_cityscapes", "mobilenetv3_large_deeplabv3", "mobilenetv3_small_cityscapes", "mobilenetv4_conv_medium_deeplabv3",
            "resnet101_beta_imagenet", "resnet101_deeplabv3plus", "resnet50_beta_imagenet", "xception41_imagenet",
            "xception65_ade20k", "xception65_cityscapes", "xception65_voc", "xception71_dpc_cityscapes",
            "xception71_imagenet"]
@@ -40,7 +40,7 @@ def test_every_preset_resolves(name):
 
 def test_demo_preset_values():
     config = resolve_train_config(None, "demo", [])
-    assert config["model"] == {"backbone": "mobilenet_v2", "implementation": "tf_models", "depth_multiplier": 0.5, "output_stride": 16, "atrous_rates": [], "decoder": True, "dense_prediction_cell": False, "batchnorm_momentum": 0.9}
+    assert config["model"] == {"backbone": "mobilenet_v2", "implementation": "tf_models", "depth_multiplier": 0.5, "output_stride": 16, "atrous_rates": [], "decoder": True, "dense_prediction_cell": False, "batchnorm_momentum": 0.9, "image_pooling_crop_size": None, "image_pooling_stride": [1, 1], "aspp_filters": 256, "aspp_concat_projection": True, "aspp_squeeze_excitation": False, "decoder_output_stride": 4, "decoder_sum_merge": False}
     assert (config["input_size"], config["batch_size"], config["data_workers"]) == (
         {"width": 128, "height": 128},
         {"train": 8, "val": 8},
@@ -53,11 +53,11 @@ def test_model_presets():
     dm1 = resolve_train_config(None, "mobilenetv2_deeplabv3", [])
     dm05 = resolve_train_config(None, "mobilenetv2_dm05_deeplabv3", [])
     resnet = resolve_train_config(None, "resnet101_deeplabv3plus", [])
-    assert dm1["model"] == {"backbone": "mobilenet_v2", "implementation": "tf_models", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [], "decoder": False, "dense_prediction_cell": False, "batchnorm_momentum": 0.997}
+    assert dm1["model"] == {"backbone": "mobilenet_v2", "implementation": "tf_models", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [], "decoder": False, "dense_prediction_cell": False, "batchnorm_momentum": 0.997, "image_pooling_crop_size": None, "image_pooling_stride": [1, 1], "aspp_filters": 256, "aspp_concat_projection": True, "aspp_squeeze_excitation": False, "decoder_output_stride": 4, "decoder_sum_merge": False}
     assert {**dm05, "preset": None, "model": None} == {**dm1, "preset": None, "model": None}
     assert dm05["model"] == {**dm1["model"], "depth_multiplier": 0.5}
     assert (dm1["input_size"], dm1["batch_size"], dm1["lr"], dm1["epochs"]) == ({"width": 513, "height": 513}, {"train": 4, "val": 1}, 0.0001, 10)
-    assert resnet["model"] == {"backbone": "resnet_101", "implementation": "tf_models", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [6, 12, 18], "decoder": True, "dense_prediction_cell": False, "batchnorm_momentum": 0.997}
+    assert resnet["model"] == {"backbone": "resnet_101", "implementation": "tf_models", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [6, 12, 18], "decoder": True, "dense_prediction_cell": False, "batchnorm_momentum": 0.997, "image_pooling_crop_size": None, "image_pooling_stride": [1, 1], "aspp_filters": 256, "aspp_concat_projection": True, "aspp_squeeze_excitation": False, "decoder_output_stride": 4, "decoder_sum_merge": False}
     assert (resnet["input_size"], resnet["batch_size"]) == ({"width": 513, "height": 513}, {"train": 2, "val": 1})
     for name, backbone in (("mobilenetv3_large_deeplabv3", "mobilenet_v3_large"),
                            ("mobilenetv4_conv_medium_deeplabv3", "mobilenet_v4_conv_medium")):
@@ -70,7 +70,8 @@ def test_model_presets():
 ZOO_PRESETS = {"mobilenetv2_dm05_voc": 0.0001, "mobilenetv2_voc": 0.0001, "xception65_voc": 0.0001,
                "mobilenetv2_cityscapes": 0.0001, "xception65_cityscapes": 0.0001, "xception65_ade20k": 0.0001,
                "xception71_dpc_cityscapes": 0.0001, "xception41_imagenet": 0.007, "xception71_imagenet": 0.007,
-               "resnet50_beta_imagenet": 0.007, "resnet101_beta_imagenet": 0.007}
+               "resnet50_beta_imagenet": 0.007, "resnet101_beta_imagenet": 0.007,
+               "mobilenetv3_large_cityscapes": 0.0001, "mobilenetv3_small_cityscapes": 0.0001}
 
 
 @pytest.mark.parametrize("name,lr", ZOO_PRESETS.items())
@@ -88,7 +89,7 @@ def test_resnet_beta_imagenet_presets_are_deeplabv3plus_on_research_deeplabs_res
     config = resolve_train_config(None, f"resnet{layers}_beta_imagenet", [])
     assert config["model"] == {"backbone": f"resnet_v1_{layers}_beta", "implementation": "deeplab",
                                "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [6, 12, 18],
-                               "decoder": True, "dense_prediction_cell": False, "batchnorm_momentum": 0.997}
+                               "decoder": True, "dense_prediction_cell": False, "batchnorm_momentum": 0.997, "image_pooling_crop_size": None, "image_pooling_stride": [1, 1], "aspp_filters": 256, "aspp_concat_projection": True, "aspp_squeeze_excitation": False, "decoder_output_stride": 4, "decoder_sum_merge": False}
 
 
 def test_load_unknown_preset():

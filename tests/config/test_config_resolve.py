@@ -36,7 +36,7 @@ PLUGIN_TRAIN_DEFAULTS = {
     "allow_corrupted_samples": {"train": 0, "val": 0},
     "augmentations": {"train": None, "val": None},
     "seed": 0,
-    "model": {"backbone": "mobilenet_v2", "implementation": "tf_models", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [], "decoder": False, "dense_prediction_cell": False, "batchnorm_momentum": 0.997},
+    "model": {"backbone": "mobilenet_v2", "implementation": "tf_models", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [], "decoder": False, "dense_prediction_cell": False, "batchnorm_momentum": 0.997, "image_pooling_crop_size": None, "image_pooling_stride": [1, 1], "aspp_filters": 256, "aspp_concat_projection": True, "aspp_squeeze_excitation": False, "decoder_output_stride": 4, "decoder_sum_merge": False},
 }
 INFER_DEFAULTS = {
     "model": {"gpu_device": 0, "output_stride": None, "atrous_rates": None},
@@ -120,7 +120,7 @@ def test_file_without_preset_records_none(tmp_path):
 
 def test_set_merges_objects_and_replaces_lists():
     config = resolve_train_config(None, "resnet101_deeplabv3plus", ['model={"atrous_rates": [3]}', "gpu_devices=[1,2]"])
-    assert config["model"] == {"backbone": "resnet_101", "implementation": "tf_models", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [3], "decoder": True, "dense_prediction_cell": False, "batchnorm_momentum": 0.997}
+    assert config["model"] == {"backbone": "resnet_101", "implementation": "tf_models", "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [3], "decoder": True, "dense_prediction_cell": False, "batchnorm_momentum": 0.997, "image_pooling_crop_size": None, "image_pooling_stride": [1, 1], "aspp_filters": 256, "aspp_concat_projection": True, "aspp_squeeze_excitation": False, "decoder_output_stride": 4, "decoder_sum_merge": False}
     assert config["gpu_devices"] == [1, 2]
 
 
@@ -138,7 +138,7 @@ def test_unknown_preset_argument_lists_known_ones():
     with pytest.raises(ConfigError) as info:
         resolve_train_config(None, "tiny", [])
     assert info.value.lines == [
-        '--preset: unknown preset "tiny" (known: demo, mobilenetv2_cityscapes, mobilenetv2_deeplabv3, mobilenetv2_dm05_deeplabv3, mobilenetv2_dm05_voc, mobilenetv2_voc, mobilenetv3_large_deeplabv3, mobilenetv4_conv_medium_deeplabv3, resnet101_beta_imagenet, resnet101_deeplabv3plus, resnet50_beta_imagenet, xception41_imagenet, xception65_ade20k, xception65_cityscapes, xception65_voc, xception71_dpc_cityscapes, xception71_imagenet)'
+        '--preset: unknown preset "tiny" (known: demo, mobilenetv2_cityscapes, mobilenetv2_deeplabv3, mobilenetv2_dm05_deeplabv3, mobilenetv2_dm05_voc, mobilenetv2_voc, mobilenetv3_large_cityscapes, mobilenetv3_large_deeplabv3, mobilenetv3_small_cityscapes, mobilenetv4_conv_medium_deeplabv3, resnet101_beta_imagenet, resnet101_deeplabv3plus, resnet50_beta_imagenet, xception41_imagenet, xception65_ade20k, xception65_cityscapes, xception65_voc, xception71_dpc_cityscapes, xception71_imagenet)'
     ]
 
 

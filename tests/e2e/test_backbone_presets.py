@@ -23,6 +23,10 @@ CASES = [
         ("mobilenetv4_conv_medium_deeplabv3", "mobilenet_v4_conv_large"),
         ("mobilenetv4_conv_medium_deeplabv3", "mobilenet_v4_conv_medium_seg")]),
     pytest.param("xception71_dpc_cityscapes", "xception_71", "deeplab", marks=pytest.mark.slow),
+    # The zoo's MobileNetV3 head (windowed image pooling cut to the 65×65 input's 3×3 map, squeeze-excitation,
+    # stride-8 sum-merge decoder giving the logits); small in the default run, large in the slow set.
+    ("mobilenetv3_small_cityscapes", "mobilenet_v3_small", "deeplab"),
+    pytest.param("mobilenetv3_large_cityscapes", "mobilenet_v3_large", "deeplab", marks=pytest.mark.slow),
 ]
 
 

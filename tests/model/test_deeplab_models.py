@@ -17,7 +17,14 @@ from trainer.model.deeplab_layers import keras_name, tf1_scope
 ZOO = [("mobilenetv2_dm05_voc", 16, 513, 513, 0.88e9), ("mobilenetv2_dm05_voc", 8, 513, 513, 2.84e9),
        ("mobilenetv2_voc", 16, 513, 513, 2.75e9), ("xception65_voc", 16, 513, 513, 54.17e9),
        ("mobilenetv2_cityscapes", 16, 1025, 2049, 21.27e9), ("xception65_cityscapes", 16, 1025, 2049, 418.64e9),
-       ("xception71_dpc_cityscapes", 16, 1025, 2049, 502.07e9)]
+       ("xception71_dpc_cityscapes", 16, 1025, 2049, 502.07e9),
+       # Known gap: at the zoo's setting (OS 32, 1025×2049) research/deeplab's MobileNetV3 as built here (slim's
+       # V3 specs with feature_extractor.py's _seg changes, model.py's head with the zoo's flags; names and shapes
+       # match tf1_zoo's checkpoint layout) counts 7.70B / 2.03B: the zoo's figures are 2.07× / 2.28× that, which
+       # no reading of the sources explained (see test_mobilenet_v3.py). Strict: a fix makes these fail.
+       *(pytest.param(preset, 32, 1025, 2049, madds, marks=pytest.mark.xfail(strict=True, reason="zoo MobileNetV3 "
+                      "Multiply-Adds not reproduced (7.70B / 2.03B here)"))
+         for preset, madds in [("mobilenetv3_large_cityscapes", 15.95e9), ("mobilenetv3_small_cityscapes", 4.63e9)])]
 
 
 @pytest.mark.parametrize("preset,output_stride,height,width,published", ZOO)

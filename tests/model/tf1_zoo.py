@@ -280,3 +280,160 @@ def write_zoo_folder(folder, *, atrous_rates=(), output_stride: int = 8, crop: i
     write_frozen_graph(folder / "frozen_inference_graph.pb", frozen, output_stride=output_stride,
                        atrous_rates=atrous_rates, crop=crop)
     return values
+
+
+# slim's nets/mobilenet/mobilenet_v3.py V3_LARGE / V3_SMALL, after the stem conv (16, hard-swish):
+# (expansion factor, outputs, depthwise kernel, stride, activation, squeeze-excite), then the last 1×1 conv and the
+# classification conv (no BatchNorm, biases).
+MOBILENET_V3 = {
+    "large": ([(1, 16, 3, 1, "relu", False), (4, 24, 3, 2, "relu", False), (3, 24, 3, 1, "relu", False),
+               (3, 40, 5, 2, "relu", True), (3, 40, 5, 1, "relu", True), (3, 40, 5, 1, "relu", True),
+               (6, 80, 3, 2, "hswish", False), (2.5, 80, 3, 1, "hswish", False), (184 / 80, 80, 3, 1, "hswish", False),
+               (184 / 80, 80, 3, 1, "hswish", False), (6, 112, 3, 1, "hswish", True), (6, 112, 3, 1, "hswish", True),
+               (6, 160, 5, 2, "hswish", True), (6, 160, 5, 1, "hswish", True), (6, 160, 5, 1, "hswish", True)],
+              960, 1280),
+    "small": ([(1, 16, 3, 2, "relu", True), (72 / 16, 24, 3, 2, "relu", False), (88 / 24, 24, 3, 1, "relu", False),
+               (4, 40, 5, 2, "hswish", True), (6, 40, 5, 1, "hswish", True), (6, 40, 5, 1, "hswish", True),
+               (3, 48, 5, 1, "hswish", True), (3, 48, 5, 1, "hswish", True), (6, 96, 5, 2, "hswish", True),
+               (6, 96, 5, 1, "hswish", True), (6, 96, 5, 1, "hswish", True)], 576, 1024),
+}
+# research/deeplab core/feature_extractor.py's mobilenet_v3_{large,small}_seg: spec[layer] (the stem is spec[0]) has
+# its num_outputs halved and, where given, its expansion set to that many channels (a factor of the unhalved
+# previous output); the last entry is the last 1×1 conv. DECODER_END_POINTS: layer_N/depthwise_output by stride.
+MOBILENET_V3_SEG = {"large": [(13, 336), (14, 480), (15, 480), (16, None)],
+                    "small": [(9, 144), (10, 288), (11, 288), (12, None)]}
+MOBILENET_V3_DECODER = {"large": {4: 4, 8: 7}, "small": {4: 2, 8: 4}}
+
+
+def _with_biases(scope, kh, cin, cout):
+    return {f"{scope}/weights": [kh, kh, cin, cout], f"{scope}/biases": [cout]}
+
+
+def mobilenet_v3_spec(size: str, seg: bool = True) -> tuple[list, int]:
+    """(blocks [(expansion factor, outputs, kernel, stride, activation, se)], last conv outputs) of slim's V3 spec,
+    with feature_extractor.py's _seg changes if `seg`."""
+    blocks, last, _ = MOBILENET_V3[size]
+    blocks = [list(b) for b in blocks]
+    if seg:
+        for layer, expansion in MOBILENET_V3_SEG[size]:
+            if layer == len(blocks) + 1:
+                last //= 2
+                continue
+            previous = blocks[layer - 2][1] if layer >= 2 else 16
+            blocks[layer - 1][1] //= 2
+            blocks[layer - 1][0] = expansion / previous
+    return [tuple(b) for b in blocks], last
+
+
+def mobilenet_v3_backbone_names(size: str, seg: bool = True) -> tuple[dict, int, dict]:
+    """MobilenetV3/… up to the last 1×1 conv: names, its output channels, and {stride: channels} of the decoder end
+    points (each a block's depthwise output)."""
+    blocks, last = mobilenet_v3_spec(size, seg)
+    names, cin, decoder = _conv("MobilenetV3/Conv", 3, 3, 16), 16, {}
+    for i, (factor, cout, kernel, _, _, se) in enumerate(blocks):
+        scope = "MobilenetV3/expanded_conv" + (f"_{i}" if i else "")
+        inner = make_divisible(cin * factor, 8)
+        if inner > cin:
+            names.update(_conv(f"{scope}/expand", 1, cin, inner))
+        names.update(_conv(f"{scope}/depthwise", kernel, inner, inner, depthwise=True))
+        if se:
+            squeeze = make_divisible(inner / 4, 8)
+            names.update({**_with_biases(f"{scope}/squeeze_excite/Conv", 1, inner, squeeze),
+                          **_with_biases(f"{scope}/squeeze_excite/Conv_1", 1, squeeze, inner)})
+        names.update(_conv(f"{scope}/project", 1, inner, cout))
+        for stride, layer in MOBILENET_V3_DECODER[size].items():
+            if layer == i + 2:
+                decoder[stride] = inner
+        cin = cout
+    return {**names, **_conv("MobilenetV3/Conv_1", 1, cin, last)}, last, decoder
+
+
+def mobilenet_v3_names(size: str, classes: int, filters: int = 128) -> dict[str, list[int]]:
+    """The zoo's mobilenetv3_{size}_cityscapes: the _seg backbone, the ASPP of `filters` with the squeeze-excitation
+    image pooling (biases, no BatchNorm) and no concat projection, the stride-8 sum-merge decoder giving the logits
+    (feature_projection0 and decoder_conv0: 1×1, biases, `classes` filters); no logits/semantic."""
+    names, cin, decoder = mobilenet_v3_backbone_names(size)
+    return {**names, **_with_biases("image_pooling", 1, cin, filters), **_conv("aspp0", 1, cin, filters),
+            **_with_biases("decoder/feature_projection0", 1, decoder[8], classes),
+            **_with_biases("decoder/decoder_conv0", 1, filters, classes)}
+
+
+def mobilenet_v3_imagenet_names(size: str, seg: bool = True) -> dict[str, list[int]]:
+    """A slim MobileNetV3 ImageNet checkpoint: the backbone (the _seg widths, or slim's own if not `seg`), `Conv_2`
+    (1280 / 1024, biases, no BatchNorm) and `Logits/Conv2d_1c_1x1` for 1001 classes."""
+    names, cin, _ = mobilenet_v3_backbone_names(size, seg)
+    head = MOBILENET_V3[size][2]
+    return {**names, **_with_biases("MobilenetV3/Conv_2", 1, cin, head),
+            **_with_biases("MobilenetV3/Logits/Conv2d_1c_1x1", 1, head, 1001)}
+
+
+def write_mobilenet_v3_frozen_graph(path, size: str, values: dict[str, np.ndarray], *, crop: tuple[int, int],
+                                    pool_crop: tuple[int, int], pool_stride: tuple[int, int]) -> None:
+    """The zoo's MobileNetV3 frozen_inference_graph.pb (output stride 32), rebuilt in TF1 from the originals' rules
+    (slim's mobilenet_v3.py / conv_blocks.py, research/deeplab's model.py with the zoo's flags), not from our layers,
+    with `values` (mobilenet_v3_names' layout): ImageTensor → 2/255·x − 1 → backbone → AvgPool of the
+    `pool_crop` window / `pool_stride` → image_pooling (q-sigmoid) × aspp0 → decoder sum at stride 8 → resize →
+    ArgMax. Variables are frozen as in write_frozen_graph."""
+    v1 = tf.compat.v1
+    blocks, _ = mobilenet_v3_spec(size)
+    graph = tf.Graph()
+    with graph.as_default():
+        variables = {n: v1.get_variable(n, initializer=value, use_resource=False) for n, value in values.items()}
+        hswish = lambda x: x * tf.nn.relu6(x + np.float32(3)) * np.float32(1. / 6.)   # noqa: E731
+        hsigmoid = lambda x: tf.nn.relu6(x + 3) * 0.16667   # noqa: E731 — slim's SE gate, deeplab's q_sigmoid
+        acts = {"relu": tf.nn.relu, "hswish": hswish, "hsigmoid": hsigmoid, None: tf.identity}
+
+        def conv(x, scope, activation, stride=1, epsilon=1e-3, depthwise=False, bn=True):
+            with v1.name_scope(scope + "/"):
+                if depthwise:
+                    x = tf.nn.depthwise_conv2d(x, variables[f"{scope}/depthwise_weights"], [1, stride, stride, 1],
+                                               "SAME", name="depthwise")
+                else:
+                    x = tf.nn.conv2d(x, variables[f"{scope}/weights"], stride, "SAME", name="Conv2D")
+                if bn:
+                    gamma_etc = [variables[f"{scope}/BatchNorm/{k}"]
+                                 for k in ("gamma", "beta", "moving_mean", "moving_variance")]
+                    x = v1.nn.fused_batch_norm(x, *gamma_etc, epsilon=epsilon, is_training=False, name="BatchNorm")[0]
+                else:
+                    x = tf.nn.bias_add(x, variables[f"{scope}/biases"])
+                return acts[activation](x)
+
+        image = v1.placeholder(tf.uint8, [1, None, None, 3], name="ImageTensor")
+        x = tf.cast(image, tf.float32) * (2 / 255) - 1
+        x = conv(x, "MobilenetV3/Conv", "hswish", stride=2)
+        endpoints = {}
+        for i, (_, _, _, stride, activation, se) in enumerate(blocks):
+            scope = "MobilenetV3/expanded_conv" + (f"_{i}" if i else "")
+            inputs = x
+            if f"{scope}/expand/weights" in variables:
+                x = conv(x, f"{scope}/expand", activation)
+            x = endpoints[i + 2] = conv(x, f"{scope}/depthwise", activation, stride, depthwise=True)
+            if se:
+                gate = tf.reduce_mean(x, [1, 2], keepdims=True)
+                gate = conv(gate, f"{scope}/squeeze_excite/Conv", "relu", bn=False)
+                x = x * conv(gate, f"{scope}/squeeze_excite/Conv_1", "hsigmoid", bn=False)
+            x = conv(x, f"{scope}/project", None)
+            if stride == 1 and inputs.shape[-1] == x.shape[-1]:
+                x = x + inputs
+        x = conv(x, "MobilenetV3/Conv_1", "hswish")
+        scale = lambda side, stride: (side - 1) // stride + 1   # noqa: E731 — model.py's scale_dimension
+        window = [scale(side, 32) for side in pool_crop]
+        pooled = tf.nn.avg_pool2d(x, window, list(pool_stride), "VALID", name="AvgPool")
+        pooled = conv(pooled, "image_pooling", "hsigmoid", bn=False)
+        features = [scale(side, 32) for side in crop]
+        pooled = v1.image.resize_bilinear(pooled, features, align_corners=True)
+        x = conv(x, "aspp0", "relu", epsilon=1e-5) * pooled
+        decoder = [scale(side, 8) for side in crop]
+        projected = v1.image.resize_bilinear(
+            conv(endpoints[MOBILENET_V3_DECODER[size][8]], "decoder/feature_projection0", None, bn=False), decoder,
+            align_corners=True)
+        x = v1.image.resize_bilinear(x, decoder, align_corners=True)
+        logits = conv(x, "decoder/decoder_conv0", None, bn=False) + projected
+        logits = v1.image.resize_bilinear(logits, tf.shape(image)[1:3], align_corners=True)
+        tf.identity(tf.argmax(logits, 3), name="SemanticPredictions")
+        with v1.Session() as session:
+            session.run(v1.global_variables_initializer())
+            frozen = v1.graph_util.convert_variables_to_constants(session, graph.as_graph_def(),
+                                                                  ["SemanticPredictions"])
+    with open(path, "wb") as f:
+        f.write(frozen.SerializeToString())

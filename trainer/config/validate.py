@@ -102,7 +102,9 @@ def _message(error) -> str:
         return f"{_dump(instance)} is not one of: {', '.join(_dump(v) for v in expected)}"
     if kind == "const":
         return f"must be {_dump(expected)}, got {describe(instance)}"
-    if kind in ("minLength", "minItems"):  # the schemas only use 1: "non-empty"
+    if kind in ("minItems", "maxItems") and expected != 1:   # pairs: [height, width]
+        return f"expected {expected} items, got {describe(instance)}"
+    if kind in ("minLength", "minItems"):  # otherwise 1: "non-empty"
         return "must not be empty"
     if kind == "uniqueItems":
         counts = Counter(json.dumps(item, sort_keys=True) for item in instance)
@@ -158,6 +160,7 @@ def _train_cross_problems(config: dict) -> list[tuple[list, str]]:
                          f"{_dump(model['backbone'])} (it has: {', '.join(backbones)})"))
     if model["dense_prediction_cell"]:
         problems += [(["model", "dense_prediction_cell"], problem) for problem in _cell_problems(model)]
+    problems += _head_problems(model)
     for side in ("width", "height"):
         size = config["input_size"][side]
         if too_small(size, model["output_stride"]):
@@ -178,6 +181,37 @@ def _cell_problems(model: dict) -> list[str]:
         problems.append(f"replaces the ASPP: model.atrous_rates must be [] (got {_dump(model['atrous_rates'])})")
     if model["output_stride"] not in (8, 16):
         problems.append(f"needs model.output_stride 8 or 16 (got {model['output_stride']})")
+    return problems
+
+
+# research/deeplab's head keys (trainer.model.deeplab_head.Head), each with its default: a value other than the
+# default needs implementation "deeplab" and the ASPP; the decoder's also need model.decoder.
+_ASPP_KEYS = {"image_pooling_crop_size": None, "image_pooling_stride": [1, 1], "aspp_filters": 256,
+              "aspp_concat_projection": True, "aspp_squeeze_excitation": False}
+_DECODER_KEYS = {"decoder_output_stride": 4, "decoder_sum_merge": False}
+
+
+def _head_problems(model: dict) -> list[tuple[list, str]]:
+    """Where research/deeplab's head keys do not apply, and their combinations model.py cannot build."""
+    problems = []
+    changed = [key for key, default in {**_ASPP_KEYS, **_DECODER_KEYS}.items() if model[key] != default]
+    for key in changed:
+        if model["implementation"] != "deeplab":
+            problems.append((["model", key], f'needs model.implementation "deeplab" (got {_dump(model["implementation"])})'))
+        elif key in _ASPP_KEYS and model["dense_prediction_cell"]:
+            problems.append((["model", key], "does not apply with model.dense_prediction_cell (the cell replaces the ASPP)"))
+        elif key in _DECODER_KEYS and not model["decoder"]:
+            problems.append((["model", key], "needs model.decoder true"))
+    if model["image_pooling_stride"] != [1, 1] and model["image_pooling_crop_size"] is None:
+        problems.append((["model", "image_pooling_stride"], "needs model.image_pooling_crop_size (null pools globally)"))
+    strided = names_with_option("decoder_output_stride")
+    if model["decoder_output_stride"] != 4 and model["backbone"] not in strided:
+        problems.append((["model", "decoder_output_stride"], f"8 only applies to backbone {', '.join(strided)}"))
+    branches = 1 + len(model["atrous_rates"])
+    if model["aspp_squeeze_excitation"] and not model["aspp_concat_projection"] and branches > 1:
+        problems.append((["model", "aspp_squeeze_excitation"], f"gates {model['aspp_filters']} channels, but without "
+                         f"model.aspp_concat_projection the ASPP gives {branches} × {model['aspp_filters']} "
+                         f"(model.atrous_rates {_dump(model['atrous_rates'])}): use atrous_rates [] or the projection"))
     return problems
 
 

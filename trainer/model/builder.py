@@ -9,9 +9,8 @@ from official.vision.configs import semantic_segmentation as seg_cfg
 from official.vision.modeling import factory
 
 from trainer.model.backbones import backbone
-from trainer.model.deeplab_head import LOGITS as DEEPLAB_LOGITS
 from trainer.model.deeplab_head import NETWORK_PREFIX as DEEPLAB_NETWORK_PREFIX
-from trainer.model.deeplab_head import deeplab_network
+from trainer.model.deeplab_head import classifier_layers, deeplab_network
 
 # DeepLab's normalisation for MobileNetV2 and Xception: 0..255 → -1..1.
 _PIXEL_SCALE = 2.0 / 255.0
@@ -94,7 +93,7 @@ def build_model(model_cfg: dict, num_classes: int, *, mixed_precision: str = "no
 
 
 def classifier_variables(model: DeepLab) -> list[tf.Variable]:
-    """The last 1x1 conv (logits): the one part whose shape depends on the classes."""
+    """The last 1x1 conv(s) (logits): the one part whose shape depends on the classes."""
     if model.network.name.startswith(DEEPLAB_NETWORK_PREFIX):
-        return model.network.get_layer(DEEPLAB_LOGITS).weights
+        return [w for layer in classifier_layers(model.network) for w in layer.weights]
     return model.network.head._classifier.weights  # noqa: SLF001 — tf-models-official names it nowhere else

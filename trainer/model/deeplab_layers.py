@@ -38,10 +38,30 @@ class Norm:
                                                   name=keras_name(f"{scope}/BatchNorm"))(x)
 
 
+class HardSwish(tf_keras.layers.Layer):
+    """slim mobilenet_v3's hard_swish: x · relu6(x + 3) / 6."""
+
+    def call(self, x):
+        return x * tf.nn.relu6(x + 3.0) * (1.0 / 6.0)
+
+
+class HardSigmoid(tf_keras.layers.Layer):
+    """slim mobilenet_v3's squeeze-excite gate and research/deeplab's q_sigmoid: relu6(x + 3) · 0.16667 (their
+    constant, not 1/6)."""
+
+    def call(self, x):
+        return tf.nn.relu6(x + 3.0) * 0.16667
+
+
+_ACTIVATIONS = {"hard_swish": HardSwish, "hard_sigmoid": HardSigmoid}
+
+
 def activate(x, activation: str | None, name: str):
-    """`relu`, `relu6` (MobileNetV2) or None (linear)."""
+    """`relu`, `relu6` (MobileNetV2), `hard_swish`, `hard_sigmoid` (MobileNetV3) or None (linear)."""
     if activation is None:
         return x
+    if activation in _ACTIVATIONS:
+        return _ACTIVATIONS[activation](name=keras_name(name))(x)
     return tf_keras.layers.ReLU(max_value=6.0 if activation == "relu6" else None, name=keras_name(name))(x)
 
 
@@ -65,11 +85,17 @@ def conv_bn(x, filters: int, kernel: int, scope: str, norm: Norm, activation: st
     return activate(norm(x, scope), activation, f"{scope}/{activation}")
 
 
+def conv_bias(x, filters: int, kernel: int, scope: str, activation: str | None = None):
+    """slim.conv2d with normalizer_fn=None: conv with biases → activation (no BatchNorm)."""
+    x = tf_keras.layers.Conv2D(filters, kernel, padding="same", name=keras_name(scope))(x)
+    return activate(x, activation, f"{scope}/{activation}")
+
+
 def depthwise_bn(x, scope: str, norm: Norm, activation: str | None = None, stride: int = 1, rate: int = 1,
-                 fixed_padding: bool = False):
-    """slim.separable_conv2d with num_outputs=None: depthwise 3×3 → BN → activation."""
-    x, padding = _padding(x, 3, stride, rate, fixed_padding, scope)
-    x = tf_keras.layers.DepthwiseConv2D(3, strides=stride, dilation_rate=rate, padding=padding, use_bias=False,
+                 fixed_padding: bool = False, kernel: int = 3):
+    """slim.separable_conv2d with num_outputs=None: depthwise `kernel`×`kernel` → BN → activation."""
+    x, padding = _padding(x, kernel, stride, rate, fixed_padding, scope)
+    x = tf_keras.layers.DepthwiseConv2D(kernel, strides=stride, dilation_rate=rate, padding=padding, use_bias=False,
                                         name=keras_name(scope))(x)
     return activate(norm(x, scope), activation, f"{scope}/{activation}")
 

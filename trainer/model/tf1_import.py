@@ -15,6 +15,7 @@ import tf_keras
 
 from trainer.errors import UserError
 from trainer.model.backbones import BACKBONES, backbone
+from trainer.model.builder import classifier_variables
 from trainer.model.deeplab_head import LOGITS, is_head_scope
 from trainer.model.deeplab_layers import tf1_scope
 from trainer.model.tf1_source import CHECKPOINT, Tf1Source, Tf1Target, Tf1Tensors
@@ -33,7 +34,6 @@ _TRAINING_STATE_NAMES = ("global_step",)
 _CLASSIFIER = tf1_scope(LOGITS) + "/"
 _SHOWN = 10   # names listed per problem kind before "… and N more"
 _ASPP_BRANCH = re.compile(r"aspp(\d+)(_depthwise|_pointwise)?/")
-_LOGITS_WEIGHTS = _CLASSIFIER + "weights"
 
 
 def tf1_variables(model) -> dict[str, tf.Variable]:
@@ -50,6 +50,13 @@ def tf1_variables(model) -> dict[str, tf.Variable]:
     if len(names) != len(model.weights):
         raise RuntimeError("tf1_variables: a model variable has no TF1 name: a layer type is missing in _VARIABLES")
     return names
+
+
+def classifier_names(model) -> list[str]:
+    """The TF1 names of the classifier (builder.classifier_variables): `logits/semantic`, or the sum-merge decoder's
+    two convs, whose filters are the classes."""
+    ids = {id(v) for v in classifier_variables(model)}
+    return sorted(name for name, variable in tf1_variables(model).items() if id(variable) in ids)
 
 
 def _listed(names: list[str]) -> str:
@@ -93,7 +100,7 @@ class Tf1Load:
             line += (f", {len(self.fresh)} fresh (a backbone-only checkpoint; ASPP, decoder and classifier start "
                      f"from their initialisers: {_listed(_layers(self.fresh))})")
         if self.skipped:
-            line += f", {len(self.skipped)} skipped and random (the classifier {_CLASSIFIER[:-1]})"
+            line += f", {len(self.skipped)} skipped and random (the classifier {_listed(_layers(self.skipped))})"
         if mode == "continue_training":
             line += "; the optimizer starts fresh (a TF1 source's slots are not ours)"
         return line
@@ -103,9 +110,10 @@ def _flag(value: bool) -> str:
     return str(value).lower()
 
 
-def architecture_problems(tensors: Tf1Tensors, target: Tf1Target, ours: dict, check_classes: bool) -> list[str]:
-    """What fixes the weights, in the source and in the config (`ours`: tf1_variables of its model): each difference
-    names both."""
+def architecture_problems(tensors: Tf1Tensors, target: Tf1Target, ours: dict, check_classes: bool,
+                          classifier: list[str] | None = None) -> list[str]:
+    """What fixes the weights, in the source and in the config (`ours`: tf1_variables of its model; `classifier`:
+    its classifier_names, default logits/semantic): each difference names both."""
     shapes, cfg, where = tensors.shapes, target.model_cfg, f"{target.what} {tensors.source.path}"
     entry = backbone(cfg)
     held = sorted({b.tf1_scope for b in BACKBONES if b.tf1_scope and any(n.startswith(b.tf1_scope + "/")
@@ -136,10 +144,10 @@ def architecture_problems(tensors: Tf1Tensors, target: Tf1Target, ours: dict, ch
     if branches != len(cfg["atrous_rates"]):
         problems.append(f"{where}: has {branches} atrous ASPP branch(es) (aspp1…), but model.atrous_rates "
                         f"{cfg['atrous_rates']} has {len(cfg['atrous_rates'])} in {target.config}")
-    classes = ours[_LOGITS_WEIGHTS].shape[-1]
-    if check_classes and _LOGITS_WEIGHTS in shapes and shapes[_LOGITS_WEIGHTS][-1] != classes:
-        problems.append(f"{where}: has {shapes[_LOGITS_WEIGHTS][-1]} classes ({_LOGITS_WEIGHTS}), but "
-                        f"{target.classes} has {classes}")
+    kernel = next(n for n in classifier or [_CLASSIFIER + "weights"] if n.endswith("/weights"))
+    classes = ours[kernel].shape[-1]
+    if check_classes and kernel in shapes and shapes[kernel][-1] != classes:
+        problems.append(f"{where}: has {shapes[kernel][-1]} classes ({kernel}), but {target.classes} has {classes}")
     return problems
 
 
@@ -151,8 +159,8 @@ def load_tf1(model, tensors: Tf1Tensors, target: Tf1Target, skip_classifier: boo
     variable or a shape mismatch is a UserError naming it.
     """
     where, noun = f"{target.what} {tensors.source.path}", tensors.source.noun
-    shapes, targets = tensors.shapes, tf1_variables(model)
-    problems = architecture_problems(tensors, target, targets, check_classes=not skip_classifier)
+    shapes, targets, classifier = tensors.shapes, tf1_variables(model), classifier_names(model)
+    problems = architecture_problems(tensors, target, targets, not skip_classifier, classifier)
     if problems:
         raise UserError(*problems)
     backbone_only = is_backbone_only(tensors)
@@ -161,7 +169,7 @@ def load_tf1(model, tensors: Tf1Tensors, target: Tf1Target, skip_classifier: boo
                         "ImageNet-pretrained checkpoint); it can start a training run (init_weights with "
                         "weights_init_type transfer_learning), not give a whole model")
     fresh = sorted(n for n in targets if backbone_only and is_head_scope(n))
-    skipped = sorted(n for n in targets if skip_classifier and not backbone_only and n.startswith(_CLASSIFIER))
+    skipped = [n for n in classifier if skip_classifier and not backbone_only]
     wanted = {n: v for n, v in targets.items() if n not in skipped and n not in fresh}
     missing = sorted(n for n in wanted if n not in shapes)
     mismatched = [f"{n}: shape {shapes[n]} in the {noun}, {wanted[n].shape.as_list()} in the model"

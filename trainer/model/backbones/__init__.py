@@ -13,6 +13,7 @@ class Backbone:
     builder_path: "module:function". tf_models: model_cfg → official.vision.configs.backbones.Backbone;
     deeplab: (images, output_stride, depth_multiplier, norm) → {"features", "low_level"} endpoints.
     options: the model keys only some backbones take (the others refuse values other than the default).
+    deeplab builders return "low_level" (stride 4) and, with the option "decoder_output_stride", "low_level_os8".
     tf1_scope: research/deeplab's TF1 variable scope of the backbone (its checkpoints load by these names);
     None where there is no TF1 counterpart.
     """
@@ -43,6 +44,11 @@ BACKBONES: tuple[Backbone, ...] = (
              tf1_scope="resnet_v1_50"),
     Backbone("resnet_v1_101_beta", "deeplab", "trainer.model.backbones.resnet_v1_beta:resnet_v1_101_beta",
              tf1_scope="resnet_v1_101"),
+    # research/deeplab's mobilenet_v3_{large,small}_seg (one TF1 scope for both), with stride-4 and stride-8
+    # decoder end points.
+    *(Backbone(name, "deeplab", f"trainer.model.backbones.mobilenet_v3:{name}",
+               options=("depth_multiplier", "decoder_output_stride"), tf1_scope="MobilenetV3")
+      for name in ("mobilenet_v3_large", "mobilenet_v3_small")),
 )
 
 
