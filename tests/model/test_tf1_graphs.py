@@ -11,6 +11,7 @@ import pytest
 import tf_keras
 
 from tests.model.test_tf1_import import DPC_CELL
+from tests.model.test_zoo_graph import XCEPTION_OS8
 from tests.model.tf1_zoo import (ZOO_EXPORT_ASPP, ZOO_EXPORT_STRIDE, head_atrous, mobilenet_v2_imagenet_names,
                                  resnet_v1_beta_atrous, resnet_v1_beta_names, trained_value, value, write_graph_def,
                                  xception_atrous, xception_names)
@@ -30,26 +31,27 @@ from trainer.model.zoo import class_titles, convert, zoo_classes
 DPC_OS8 = [(2 * h, 2 * w) for _, (h, w) in DPC_CELL]   # model.py's conv_rate_multiplier 16 // 8
 
 
-def _graph_spec(backbone: str):
+def _graph_spec(case: str):
     """(preset, --classes, names and shapes, atrous convs at the zoo's export stride, a layer and its rates there)."""
-    if backbone.startswith("xception"):
-        scope, dpc = backbone.removesuffix("_dpc"), backbone.endswith("_dpc")
+    if case.startswith("xception"):
+        scope, dpc = case.removesuffix("_dpc"), case.endswith("_dpc")
         classes = "cityscapes" if dpc else "voc"
         atrous = {**xception_atrous(scope, ZOO_EXPORT_STRIDE),
                   **(head_atrous(dpc_rates=DPC_OS8) if dpc else head_atrous(ZOO_EXPORT_ASPP))}
         preset = {"xception_41": "xception41_imagenet", "xception_65": "xception65_voc",
-                  "xception_71": "xception71_imagenet", "xception_71_dpc": "xception71_dpc_cityscapes"}[backbone]
+                  "xception_71": "xception71_imagenet", "xception_71_dpc": "xception71_dpc_cityscapes"}[case]
         probe = (("meta_architecture/branch1_depthwise", DPC_OS8[1]) if dpc else
                  (f"{scope}/exit_flow/block2/unit_1/xception_module/separable_conv1_depthwise", (4, 4)))
         return preset, classes, xception_names(scope, 19 if dpc else 21, dpc), atrous, probe
-    layers = int(backbone.split("_")[2])
+    layers = int(case.split("_")[2])
     return (f"resnet{layers}_beta_imagenet", "voc", resnet_v1_beta_names(layers, 21),
             {**resnet_v1_beta_atrous(layers, ZOO_EXPORT_STRIDE), **head_atrous(ZOO_EXPORT_ASPP)},
             (f"resnet_v1_{layers}/block4/unit_3/bottleneck_v1/conv2", (16, 16)))   # 4 · multi-grid 4
 
 
-# Xception-71 (with and without the cell) and ResNet-101 repeat the code of Xception-65 / ResNet-50 on more units.
-_SLOW = ("xception_71", "xception_71_dpc", "resnet_v1_101_beta")
+# One per family by default (three model builds each: 20–50 s on 2 shared cores); Xception-41 / 71 (with and without
+# the cell, whose (height, width) rates test_anisotropic_block_shapes… reads fast) and ResNet-101 in the slow set.
+_SLOW = ("xception_41", "xception_71", "xception_71_dpc", "resnet_v1_101_beta")
 BACKBONES = [pytest.param(b, marks=pytest.mark.slow) if b in _SLOW else b
              for b in ("xception_41", "xception_65", "xception_71", "xception_71_dpc", "resnet_v1_50_beta",
                        "resnet_v1_101_beta")]
@@ -164,6 +166,12 @@ def test_slims_imagenet_frozen_graph_starts_a_training_run(tmp_path):
     with pytest.raises(UserError, match="holds only a backbone"):   # not a whole model
         initialise(build_model(model_cfg, 5), tf_keras.optimizers.SGD(),
                    init_source({**cfg, "weights_init_type": "continue_training"}, mapping=None))
+
+
+def test_the_rates_written_are_the_hand_written_xception_65_export():
+    """The stacking rule (stacked_rates) against test_zoo_graph's table, written by hand from slim's rule."""
+    written = {**xception_atrous("xception_65", ZOO_EXPORT_STRIDE), **head_atrous(ZOO_EXPORT_ASPP)}
+    assert {f"{scope}/depthwise/SpaceToBatchND": rate for scope, rate in written.items()} == XCEPTION_OS8
 
 
 def test_anisotropic_block_shapes_are_read_as_height_and_width_rates(tmp_path):
