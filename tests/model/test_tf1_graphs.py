@@ -1,6 +1,6 @@
 """Frozen graphs of every research-exact backbone, as the model zoo exported them (output stride 8, ASPP rates
-[12, 24, 36]; the Dense Prediction Cell's rates doubled): written from research/deeplab's rules (tests/model/tf1_zoo.py),
-not from our layers. convert_zoo reads their constants into our model, records the graph's stride and rates as the
+[12, 24, 36]; the Dense Prediction Cell's rates doubled): written from research/deeplab's rules
+(tests/model/tf1_zoo.py), not from our layers. convert_zoo reads their constants into our model, records the graph's stride and rates as the
 converted checkpoint's inference defaults, and refuses a graph whose architecture is not the preset's, naming both.
 MobileNetV2's graph (a runnable rebuild, verified against its logits) is in test_tf1_import.py / the CLI tests."""
 from dataclasses import dataclass
