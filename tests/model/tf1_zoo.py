@@ -437,3 +437,85 @@ def write_mobilenet_v3_frozen_graph(path, size: str, values: dict[str, np.ndarra
                                                                   ["SemanticPredictions"])
     with open(path, "wb") as f:
         f.write(frozen.SerializeToString())
+
+
+# ---- frozen graphs of every research-exact backbone: the variables as constants, the atrous convolutions as nodes
+
+# core/xception.py's block strides (every unit of a block has the block's stride, on its last separable conv).
+XCEPTION_STRIDES = {
+    "xception_41": (2, 2, 2, 1, 2, 1), "xception_65": (2, 2, 2, 1, 2, 1),
+    "xception_71": (2, 1, 2, 1, 2, 1, 2, 1),
+}
+RESNET_MULTI_GRID = (1, 2, 4)   # block4's unit_rate of every zoo ResNet-v1-beta model (feature_extractor's multi_grid)
+ZOO_EXPORT_STRIDE, ZOO_EXPORT_ASPP = 8, (12, 24, 36)   # how the zoo exported its frozen_inference_graph.pb
+
+
+def stacked_rates(strides, output_stride: int, current: int) -> list[int]:
+    """The rate of each unit (of these nominal strides), as slim's stack_blocks_dense (resnet_utils.py, and
+    xception.py's copy) runs them from stride `current`: once `output_stride` is reached a unit runs at stride 1
+    and the current rate, and its stride multiplies the rate of the units after it."""
+    rates, rate = [], 1
+    for stride in strides:
+        if current == output_stride:
+            rates.append(rate)
+            rate *= stride
+        else:
+            rates.append(1)
+            current *= stride
+    return rates
+
+
+def xception_atrous(scope: str, output_stride: int) -> dict[str, int]:
+    """Conv scope → rate (> 1) of Xception-41/65/71's depthwise convs: each unit's three separable convs take its
+    rate (the zoo's unit_rate_list is 1, 1, 1); conv1_1 (stride 2) runs before the blocks."""
+    units = [(block, unit, stride) for (block, _, count, _), stride in zip(XCEPTION_BLOCKS[scope],
+                                                                           XCEPTION_STRIDES[scope])
+             for unit in range(1, count + 1)]
+    rates = stacked_rates([stride for *_, stride in units], output_stride, current=2)
+    return {f"{scope}/{block}/unit_{unit}/xception_module/separable_conv{k}_depthwise": rate
+            for (block, unit, _), rate in zip(units, rates) if rate > 1 for k in (1, 2, 3)}
+
+
+def resnet_v1_beta_atrous(layers: int, output_stride: int) -> dict[str, int]:
+    """Conv scope → rate (> 1) of ResNet-v1-beta's conv2 (3×3; the 1×1 convs take no rate): blocks 1–3 have their
+    stride 2 in the last unit, block4's units multiply the rate by the multi-grid; the stem (stride 4) runs first."""
+    units = [(b, unit, 2 if b < 4 and unit == count else 1, RESNET_MULTI_GRID[unit - 1] if b == 4 else 1)
+             for b, (_, count) in enumerate(RESNET_BLOCKS[layers], 1) for unit in range(1, count + 1)]
+    rates = stacked_rates([stride for _, _, stride, _ in units], output_stride, current=4)
+    return {f"resnet_v1_{layers}/block{b}/unit_{unit}/bottleneck_v1/conv2": rate * grid
+            for (b, unit, _, grid), rate in zip(units, rates) if rate * grid > 1}
+
+
+def head_atrous(atrous_rates=(), dpc_rates=()) -> dict:
+    """The head's atrous depthwise convs: ASPP branches at `atrous_rates`, or the Dense Prediction Cell's branches at
+    `dpc_rates` ((height, width) each, already scaled to the export's stride)."""
+    return {**{f"aspp{i}_depthwise": rate for i, rate in enumerate(atrous_rates, 1)},
+            **{f"meta_architecture/branch{i}_depthwise": rate for i, rate in enumerate(dpc_rates)}}
+
+
+def write_graph_def(path, values: dict[str, np.ndarray], atrous: dict) -> None:
+    """A frozen_inference_graph.pb as convert_variables_to_constants leaves it, reduced to what the import reads:
+    each variable a Const of its TF1 name with its `<name>/read` Identity, and each atrous conv of `atrous` ({conv
+    scope: rate or (height, width) rates}) as TF1 builds it: SpaceToBatchND (its block_shape constant) → Conv2D, or
+    DepthwiseConv2dNative under `<scope>/depthwise` → BatchToSpaceND, reading its kernel through `/read`."""
+    graph = tf.Graph()
+    with graph.as_default():
+        read = {name: tf.identity(tf.constant(v, name=name), name=f"{name}/read") for name, v in values.items()}
+        features = tf.compat.v1.placeholder(tf.float32, [1, None, None, None], name="features")
+        for scope, rate in atrous.items():
+            block = list(rate) if isinstance(rate, tuple) else [rate, rate]
+            depthwise = f"{scope}/depthwise_weights" in values
+            prefix = f"{scope}/depthwise/" if depthwise else f"{scope}/"
+            block_shape = tf.constant(block, name=f"{prefix}SpaceToBatchND/block_shape")
+            zeros = tf.constant([[0, 0], [0, 0]], name=f"{prefix}SpaceToBatchND/paddings")
+            x = tf.raw_ops.SpaceToBatchND(input=features, block_shape=block_shape, paddings=zeros,
+                                          name=f"{prefix}SpaceToBatchND")
+            if depthwise:
+                x = tf.raw_ops.DepthwiseConv2dNative(input=x, filter=read[f"{scope}/depthwise_weights"],
+                                                     strides=[1, 1, 1, 1], padding="VALID", name=prefix[:-1])
+            else:
+                x = tf.raw_ops.Conv2D(input=x, filter=read[f"{scope}/weights"], strides=[1, 1, 1, 1],
+                                      padding="VALID", name=f"{prefix}Conv2D")
+            tf.raw_ops.BatchToSpaceND(input=x, block_shape=block_shape, crops=zeros, name=f"{prefix}BatchToSpaceND")
+    with open(path, "wb") as f:
+        f.write(graph.as_graph_def().SerializeToString())

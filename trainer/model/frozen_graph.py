@@ -63,20 +63,23 @@ class FrozenGraph:
             source = self.nodes.get(_node_name(source.input[0]))
         return self.constant(source.name) if source is not None and source.op == "Const" else None
 
-    def atrous_rates(self) -> dict[str, int]:
-        """Node name → atrous rate (> 1), for every atrous convolution."""
+    def atrous_rates(self) -> dict[str, tuple[int, int]]:
+        """Node name → (height, width) atrous rates (not both 1), for every atrous convolution. They may differ: the
+        Dense Prediction Cell's branches have anisotropic rates (block_shape [2, 12] at output stride 8)."""
         rates = {}
         for node in self.graph_def.node:
             if node.op == "SpaceToBatchND":
                 block = self._const_input(node, 1)
-                if block is None or len(set(block.tolist())) != 1:
-                    raise UserError(f"{self.path}: {node.name}: block_shape {block} is not one constant rate")
-                rate = int(block[0])
+                if block is None or block.shape != (2,):
+                    raise UserError(f"{self.path}: {node.name}: block_shape {block} is not a constant (height, width) "
+                                    "rate")
+                rate = (int(block[0]), int(block[1]))
             elif node.op in _CONVOLUTIONS and "dilations" in node.attr:
-                rate = max(node.attr["dilations"].list.i or [1])
+                dilations = list(node.attr["dilations"].list.i) or [1, 1, 1, 1]   # NHWC, as research/deeplab's
+                rate = (dilations[1], dilations[2])
             else:
                 continue
-            if rate > 1:
+            if max(rate) > 1:
                 rates[node.name] = rate
         return rates
 

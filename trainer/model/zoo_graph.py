@@ -25,29 +25,46 @@ _ASPP_BRANCH = re.compile(r"aspp\d+(_depthwise|_pointwise)?$")
 _SHOWN = 6
 
 
-def _convolutions(model) -> dict[str, int]:
-    """TF1 scope → atrous rate of every convolution layer of our network."""
-    return {tf1_scope(layer.name): layer.dilation_rate[0] for layer in model.network.layers
+Rate = tuple[int, int]   # (height, width): the Dense Prediction Cell's differ
+_NONE = (1, 1)
+
+
+def _convolutions(model) -> dict[str, Rate]:
+    """TF1 scope → atrous rates of every convolution layer of our network."""
+    return {tf1_scope(layer.name): tuple(layer.dilation_rate) for layer in model.network.layers
             if isinstance(layer, (tf_keras.layers.Conv2D, tf_keras.layers.DepthwiseConv2D))}
 
 
-def _by_layer(graph_rates: dict[str, int], scopes: list[str]) -> dict[str, int]:
-    """Graph node → rate, keyed by the layer of ours whose scope holds the node (the node's name where none does)."""
+def _by_layer(graph_rates: dict[str, Rate], scopes: list[str]) -> dict[str, Rate]:
+    """Graph node → rates, keyed by the layer of ours whose scope holds the node (the node's name where none does)."""
     by_length = sorted(scopes, key=len, reverse=True)
     keyed = {}
     for node, rate in graph_rates.items():
         scope = next((s for s in by_length if node.startswith(s + "/")), node)
-        keyed[scope] = max(rate, keyed.get(scope, 1))
+        keyed[scope] = max(rate, keyed.get(scope, _NONE))
     return keyed
 
 
-def _backbone_rates(rates: dict[str, int]) -> dict[str, int]:
+def _largest(rates: dict[str, Rate]) -> int:
+    return max((max(rate) for rate in rates.values()), default=1)
+
+
+def _text(rate: Rate) -> str:
+    return str(rate[0]) if rate[0] == rate[1] else f"{rate[0]}×{rate[1]}"
+
+
+def _backbone_rates(rates: dict[str, Rate]) -> dict[str, Rate]:
     """The rates outside the ASPP branches (whose rates are read on their own)."""
     return {scope: rate for scope, rate in rates.items() if not _ASPP_BRANCH.match(scope)}
 
 
-def _aspp_rates(keyed: dict[str, int], branches: int) -> list[int]:
-    return [max(keyed.get(f"aspp{i}", 1), keyed.get(f"aspp{i}_depthwise", 1)) for i in range(1, branches + 1)]
+def _aspp_rates(graph: FrozenGraph, keyed: dict[str, Rate], branches: int) -> list[int]:
+    """One rate per ASPP branch, as research/deeplab's model.py builds them (unlike the Dense Prediction Cell's)."""
+    rates = [max(keyed.get(f"aspp{i}", _NONE), keyed.get(f"aspp{i}_depthwise", _NONE)) for i in range(1, branches + 1)]
+    uneven = [f"aspp{i} rates {_text(rate)}" for i, rate in enumerate(rates, 1) if rate[0] != rate[1]]
+    if uneven:
+        raise UserError(f"frozen graph {graph.path}: {', '.join(uneven)}: an ASPP branch has one rate")
+    return [rate[0] for rate in rates]
 
 
 def exported_settings(graph: FrozenGraph, model_cfg: dict, num_classes: int, model):
@@ -57,17 +74,16 @@ def exported_settings(graph: FrozenGraph, model_cfg: dict, num_classes: int, mod
     ours = _convolutions(model)
     keyed = _by_layer(graph.atrous_rates(), list(ours))
     theirs = _backbone_rates(keyed)
-    rates = _aspp_rates(keyed, len(model_cfg["atrous_rates"]))
+    rates = _aspp_rates(graph, keyed, len(model_cfg["atrous_rates"]))
     # Our network's stride without atrous convolution: where the graph's largest backbone rate would take it.
-    nominal = model_cfg["output_stride"] * max(_backbone_rates(ours).values(), default=1)
-    guess = nominal // max(theirs.values(), default=1)
+    guess = model_cfg["output_stride"] * _largest(_backbone_rates(ours)) // _largest(theirs)
     strides = load_schema("train")["properties"]["model"]["properties"]["output_stride"]["enum"]
     for stride in sorted(strides, key=lambda s: (s != guess, s != model_cfg["output_stride"])):
         settings = at_output_stride(model_cfg, stride, rates)
         built = model if stride == model_cfg["output_stride"] else build_model(settings, num_classes)
-        if {s: r for s, r in _backbone_rates(_convolutions(built)).items() if r > 1} == theirs:
+        if {s: r for s, r in _backbone_rates(_convolutions(built)).items() if max(r) > 1} == theirs:
             return settings, built
-    shown = ", ".join(f"{scope} rate {rate}" for scope, rate in sorted(theirs.items())[:_SHOWN])
+    shown = ", ".join(f"{scope} rate {_text(rate)}" for scope, rate in sorted(theirs.items())[:_SHOWN])
     raise UserError(f"frozen graph {graph.path}: its atrous convolutions ({shown or 'none'}"
                     f"{' …' if len(theirs) > _SHOWN else ''}) are those of model.backbone "
                     f"{model_cfg['backbone']!r} at no output stride of {strides}")
