@@ -37,6 +37,8 @@ TRAIN_CASES = [
     ({"checkpoints": {"keep_last": 2.5}}, "checkpoints.keep_last", "expected integer, got number 2.5"),
     ({"checkpoints": {"keep_last": None}}, "checkpoints.keep_last", "expected integer, got null"),
     ({"checkpoints": {"keep": 2}}, "checkpoints.keep", "unknown key (allowed: keep_last)"),
+    ({"multi_worker": {"heartbeat_timeout": 0}}, "multi_worker.heartbeat_timeout", "0 is less than the minimum of 1"),
+    ({"multi_worker": {"join_timeout": "1h"}}, "multi_worker.join_timeout", 'expected number, got string "1h"'),
     ({"foo": 1}, "foo", "unknown key (allowed: allow_corrupted_samples, augmentations, batch_size, checkpoints, data_workers,"),
     ({"preset": 5}, "preset", "expected string, got number 5"),
     ({"preset": "nope"}, "preset", 'unknown preset "nope" (known: demo, mobilenetv2_cityscapes, mobilenetv2_deeplabv3,'),
