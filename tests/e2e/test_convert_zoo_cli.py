@@ -176,10 +176,9 @@ def test_verify_exits_2_on_a_conversion_that_is_not_the_graph(tmp_path, capsys):
                      r"\d\d of the largest logit \(more than 1e-4\)", err, re.M), err
 
 
-
 def test_verify_runs_a_mobilenet_v3_graph_at_its_export_crop_not_its_pooling_window(tmp_path, capsys):
     """The zoo's MobileNetV3 graphs pool a window of --image_pooling_crop_size (not the whole map) with a stride:
-    --verify reads the export crop from the resize after the pooling (here 129×193, window of 65×129, stride (1, 2))."""
+    --verify reads the export crop from the resize after the pooling (129×193 here; window of 65×129, stride 1, 2)."""
     graph = tmp_path / "frozen_inference_graph.pb"
     values = {name: trained_value(name, shape) for name, shape in mobilenet_v3_names("small", 19).items()}
     write_mobilenet_v3_frozen_graph(graph, "small", values, crop=(129, 193), pool_crop=(65, 129), pool_stride=(1, 2))
