@@ -5,11 +5,13 @@ import re
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 
 from tests.conftest import REPO, run_script
-from tests.model.tf1_zoo import mobilenet_v2_names, write_tf1_checkpoint, write_zoo_folder
+from tests.model.tf1_zoo import (mobilenet_v2_names, mobilenet_v3_names, trained_value,
+                                 write_mobilenet_v3_frozen_graph, write_tf1_checkpoint, write_zoo_folder)
 from trainer.cli.convert_zoo import main
 from trainer.model.zoo import class_titles
 
@@ -173,6 +175,23 @@ def test_verify_exits_2_on_a_conversion_that_is_not_the_graph(tmp_path, capsys):
     assert re.search(r"^error: --verify: the converted model's logits differ from the frozen graph's by \d\.\d\de[-+]"
                      r"\d\d of the largest logit \(more than 1e-4\)", err, re.M), err
 
+
+def test_verify_runs_a_mobilenet_v3_graph_at_its_export_crop_not_its_pooling_window(tmp_path, capsys):
+    """The zoo's MobileNetV3 graphs pool a window of --image_pooling_crop_size (not the whole map) with a stride:
+    --verify reads the export crop from the resize after the pooling (129×193 here; window of 65×129, stride 1, 2)."""
+    graph = tmp_path / "frozen_inference_graph.pb"
+    values = {name: trained_value(name, shape) for name, shape in mobilenet_v3_names("small", 19).items()}
+    write_mobilenet_v3_frozen_graph(graph, "small", values, crop=(129, 193), pool_crop=(65, 129), pool_stride=(1, 2))
+    image = tmp_path / "street.png"
+    cv2.imwrite(str(image), np.random.default_rng(5).integers(0, 256, [90, 160, 3], np.uint8))
+    code = main([str(graph), "--preset", "mobilenetv3_small_cityscapes", "--classes", "cityscapes", "--output",
+                 str(tmp_path / "converted"), "--set", "model.image_pooling_crop_size=[65,129]",
+                 "--set", "model.image_pooling_stride=[1,2]", "--verify", str(image)])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert re.search(r"verify: frozen graph and converted model on 1 image\(s\) at 129×193, output stride 32, ASPP "
+                     r"rates \[\]: max \|logit difference\| \d\.\d\de-0[5-9] of the largest logit .*, labels equal "
+                     r"on 1\d\d\.\d\d% of pixels — passed", out), out
 
 def test_frozen_graph_refusals(exported_graph, zoo_folder, tmp_path, capsys):
     """What fixes the weights must be the preset's (both named); --verify needs a graph. Exit 2, nothing written."""

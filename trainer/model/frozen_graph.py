@@ -3,11 +3,13 @@ with (atrous rates, image-pooling crop), and running it under tf.compat.v1 to ch
 
 research/deeplab builds an atrous convolution as SpaceToBatchND (block_shape = the rate) → conv → BatchToSpaceND
 (TF1's tf.nn.convolution / depthwise_conv2d); a conv op's own `dilations` attribute is read too. Its image pooling is
-an AvgPool over the feature map of the export's crop, ((crop − 1) / stride + 1)², and the logits are the input of the
-ArgMax that makes `SemanticPredictions` (the align-corners resize to the image size: a `ResizeBilinear_*` node).
+an AvgPool whose output is resized back to the feature map of the export's crop, ((crop − 1) / stride + 1) per side (a
+constant size), and the logits are the input of the ArgMax that makes `SemanticPredictions` (the align-corners resize
+to the image size: a `ResizeBilinear_*` node).
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,13 +86,30 @@ class FrozenGraph:
         return rates
 
     def pooling_crop(self, output_stride: int, outside: str) -> tuple[int, int] | None:
-        """(height, width) of the crop the image pooling was exported for: its AvgPool (the one not under the
-        backbone scope `outside`) spans the whole feature map of that crop. None without such a pooling."""
+        """(height, width) of the crop the graph was exported for, read from its image pooling (the AvgPool not under
+        the backbone scope `outside`): the first ResizeBilinear after it takes the pooled features back to the crop's
+        feature map. Not the AvgPool's window: that is --image_pooling_crop_size's map (the zoo's MobileNetV3 graphs
+        pool 769×769 windows with stride (4, 5) inside a 1025×2049 export). None without such a pooling."""
         pools = [n for n in self.graph_def.node if n.op == "AvgPool" and not n.name.startswith(outside + "/")]
         if len(pools) != 1:
             return None
-        _, kh, kw, _ = pools[0].attr["ksize"].list.i
-        return (kh - 1) * output_stride + 1, (kw - 1) * output_stride + 1
+        consumers: dict[str, list] = {}
+        for node in self.graph_def.node:
+            for name in node.input:
+                consumers.setdefault(_node_name(name), []).append(node)
+        queue, seen = deque(pools), {pools[0].name}
+        while queue:
+            node = queue.popleft()
+            if node.op == "ResizeBilinear":
+                size = self._const_input(node, 1)
+                if size is None or size.shape != (2,):
+                    return None
+                return (int(size[0]) - 1) * output_stride + 1, (int(size[1]) - 1) * output_stride + 1
+            for consumer in consumers.get(node.name, []):
+                if consumer.name not in seen:
+                    seen.add(consumer.name)
+                    queue.append(consumer)
+        return None
 
     def logits_tensor(self) -> str:
         """The logits at the image size: the input of the one ArgMax (the labels of SemanticPredictions)."""
