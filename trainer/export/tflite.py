@@ -7,12 +7,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+import flatbuffers
 import numpy as np
 
 from trainer.export.child import run_child
 
 # Quantisation → (full integer kernels, integer input and output). float16 stores weights as float16.
 QUANTIZATIONS = {"float32": (False, False), "float16": (False, False), "int8": (True, False), "uint8": (True, True)}
+_ALIGNMENT = 16   # of every array in a written file
 
 
 def write_tflite(checkpoint: Path, model_cfg: dict, quantize: str, path: Path,
@@ -120,7 +122,39 @@ def _convert(job: dict) -> None:
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     if integer_io:
         converter.inference_input_type = converter.inference_output_type = tf.uint8
-    Path(job["output"]).write_bytes(converter.convert())
+    Path(job["output"]).write_bytes(compact(converter.convert()))
+
+
+def compact(model: bytes) -> bytes:
+    """The same model with identical arrays stored once. The converter writes each per-channel quantised tensor's
+    zero points as a vector of its own (int64, all zeros for weights and biases): about a tenth of an int8
+    MobileNetV2 file (265 kB of 2.53 MB at ×1.0). FlatBuffers tables may point at one shared copy, so what LiteRT
+    reads, and computes, is unchanged."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    builder = _SharingBuilder(1024)
+    builder.Finish(flatbuffer_utils.convert_bytearray_to_object(model).Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+class _SharingBuilder(flatbuffers.Builder):
+    """Writes each distinct array once (the schema's object API packs every array as a numpy vector), 16-byte
+    aligned as the converter aligns weight buffers."""
+
+    def __init__(self, size: int):
+        super().__init__(size)
+        self.written: dict[tuple[str, bytes], int] = {}
+
+    def CreateNumpyVector(self, x: np.ndarray) -> int:  # noqa: N802 — flatbuffers' name
+        data = x.astype(x.dtype.newbyteorder("<"), copy=False).tobytes()
+        key = (x.dtype.str, data)
+        if key not in self.written:
+            self.StartVector(x.itemsize, x.size, _ALIGNMENT)
+            self.head -= len(data)
+            self.Bytes[self.head:self.head + len(data)] = data
+            self.vectorNumElems = x.size
+            self.written[key] = self.EndVector()
+        return self.written[key]
 
 
 if __name__ == "__main__":   # `python -m trainer.export.tflite`: `import trainer` has set TF_USE_LEGACY_KERAS
