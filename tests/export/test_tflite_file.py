@@ -1,5 +1,7 @@
 """What a written TFLite file holds: identical arrays (the per-channel zero points) are stored once, and LiteRT
 computes with it exactly what it computes with the converter's own layout (each array separate)."""
+import threading
+
 import numpy as np
 import pytest
 
@@ -41,3 +43,24 @@ def test_int8_file_stores_shared_zero_points_once_and_computes_the_same(int8_fil
     assert saved >= 0.8 * sum(z.nbytes for z in zero_points)
     images = np.random.default_rng(1).uniform(0, 255, (3, 48, 48, 3)).astype(np.float32)
     assert np.array_equal(TfliteModel(int8_file).logits(images), TfliteModel(separate).logits(images))
+
+
+def test_concurrent_callers_share_the_threads_and_get_the_same_logits(int8_file):
+    """infer.py scores two images at once: each call gets an interpreter of its own, with half the threads."""
+    images = np.random.default_rng(2).uniform(0, 255, (8, 48, 48, 3)).astype(np.float32)
+    model = TfliteModel(int8_file, threads=2)
+    alone = model.logits(images)
+    assert [threads for threads, _ in model.idle] == [2]
+    held = model._acquire()   # a call in progress  # noqa: SLF001
+    assert np.array_equal(model.logits(images), alone)
+    model._release(held)  # noqa: SLF001
+    assert model.callers == 2 and model.active == 0 and [threads for threads, _ in model.idle] == [1]
+
+    results = {}
+    workers = [threading.Thread(target=lambda i=i: results.__setitem__(i, model.logits(images))) for i in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert all(np.array_equal(results[i], alone) for i in range(3))
+    assert model.active == 0 and all(threads == 1 for threads, _ in model.idle)
