@@ -57,7 +57,7 @@ class TfliteModel:
     Safe to call from several threads at once. A LiteRT interpreter runs one call at a time, so each concurrent
     caller gets its own, and the `threads` are shared out among them: once k callers have run at once, interpreters
     have threads // k threads each (at least one), so concurrent calls do not oversubscribe the cores (XNNPACK's
-    workers wait for each other at every operation: one left without a core stalls the whole call)."""
+    workers synchronise at every operation: one waiting for a core holds up its whole call)."""
 
     def __init__(self, path: Path, threads: int | None = None):
         threads = threads or len(os.sched_getaffinity(0))   # default: every core this process may use
