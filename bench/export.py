@@ -138,7 +138,8 @@ def main() -> None:
             ("int8 TFLite", export_dir / "model_int8.tflite"))}
         base = rates["checkpoint"][0]
         print("infer.py full_image on the demo project, images/s (CPU ms per image): "
-              + ", ".join(f"{name} {rate:.1f} ({rate / base:.2f}×; {cpu:.0f} ms)" for name, (rate, cpu) in rates.items())
+              + ", ".join(f"{name} {rate:.1f} ({rate / base:.2f}×; {cpu:.0f} ms)"
+                          for name, (rate, cpu) in rates.items())
               + f"; target: float32 TFLite ≥ 1.6× the checkpoint ({_load()})")
         print("zoo-shaped int8 sizes:")
         print("\n".join(_zoo_sizes(work)))
