@@ -6,8 +6,9 @@ TFLite type, and prints
   2 threads) over the demo project's validation images, against the targets: float32 formats agree with the original
   on ≥ 99.99% of pixels with max |logit difference| ≤ 1e-4 of the largest logit; int8 within 1.5 mean-IoU points of
   float32, ≥ 97% agreement, ≤ 0.6× the float32 TFLite latency;
-- infer.py's full_image throughput with the checkpoint, the SavedModel, the float32 and the int8 TFLite file (target:
-  float32 TFLite ≥ 1.6× the checkpoint);
+- infer.py's full_image throughput with the checkpoint, the SavedModel, the float32 and the int8 TFLite file, and
+  the CPU time each spends per image (target: float32 TFLite ≥ 1.6× the checkpoint; with the cores busy the ratio
+  cannot exceed the ratio of the CPU times);
 - int8 file sizes of the zoo's MobileNetV2 shapes at 513² with 21 classes (random weights): ×0.5 ≤ 1.0 MB, ×1.0 ≤ 2.3 MB.
 Timings depend on what else the machine runs: the load average is printed with them.
 """
@@ -62,8 +63,10 @@ def _logit_error(export_dir: Path, checkpoint_run: Path) -> float:
                  / np.abs(reference).max())
 
 
-def _infer_rate(model: Path, out: Path) -> float:
-    """Images/s of infer.py's full_image run over the demo project (model loading and tracing excluded)."""
+def _infer_rate(model: Path, out: Path) -> tuple[float, float]:
+    """Images/s of infer.py's full_image run over the demo project (model loading and tracing excluded), and the
+    CPU time it took per image (all threads): once the cores are busy, images/s follow the CPU time, not the
+    latency of a model call."""
     from trainer.infer.run import infer_project
     from trainer.infer.session import InferenceSession
 
@@ -71,9 +74,10 @@ def _infer_rate(model: Path, out: Path) -> float:
     session = InferenceSession.open(InferenceSession.locate(model, cfg), cfg)
     project = open_project(demo_project(), check_images=False)
     session.predict_image(read_image(project.samples[0].image_path))   # warm-up
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     infer_project(session, project, out)
-    return len(project.samples) / (time.perf_counter() - started)
+    images = len(project.samples)
+    return images / (time.perf_counter() - started), 1000 * (time.process_time() - cpu) / images
 
 
 def _zoo_sizes(work: Path) -> list[str]:
@@ -132,8 +136,10 @@ def main() -> None:
         rates = {name: _infer_rate(model, work / f"infer-{name}") for name, model in (
             ("checkpoint", run), ("SavedModel", export_dir), ("float32 TFLite", export_dir / "model_float32.tflite"),
             ("int8 TFLite", export_dir / "model_int8.tflite"))}
-        print("infer.py full_image on the demo project, images/s: "
-              + ", ".join(f"{name} {rate:.1f} ({rate / rates['checkpoint']:.2f}×)" for name, rate in rates.items())
+        base = rates["checkpoint"][0]
+        print("infer.py full_image on the demo project, images/s (CPU ms per image): "
+              + ", ".join(f"{name} {rate:.1f} ({rate / base:.2f}×; {cpu:.0f} ms)"
+                          for name, (rate, cpu) in rates.items())
               + f"; target: float32 TFLite ≥ 1.6× the checkpoint ({_load()})")
         print("zoo-shaped int8 sizes:")
         print("\n".join(_zoo_sizes(work)))

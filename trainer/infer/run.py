@@ -1,6 +1,7 @@
 """Inference over a project: each image planned by the mode, scored, and written into a new Supervisely project.
 
-Images are decoded ahead of the model and written behind it in other threads, so the model rarely waits.
+Images are decoded ahead of the model and written behind it in other threads, and two are scored at once, so the
+cores rarely wait.
 """
 import json
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,9 @@ from trainer.progress import Progress, fmt_metric, say
 
 _LOADERS = 2  # decoding threads
 _DEPTH = 4  # images decoded ahead of the model, and results queued behind it
+# Images scored at once: one call's serial stretches (TensorFlow's op dispatch, resizing, softmax, building the
+# bitmaps) overlap the other's model work, so the cores stay busy. A TFLite model shares its threads between them.
+_IN_FLIGHT = 2
 
 
 @dataclass(frozen=True)
@@ -64,10 +68,15 @@ def infer_project(session: InferenceSession, project: Project, output, options: 
 
     progress = Progress("image", len(todo), "img")
     try:
-        with ThreadPoolExecutor(_LOADERS) as loaders, ThreadPoolExecutor(1) as disk:
+        def predict(loaded):
+            sample, image = loaded
+            return image if isinstance(image, str) else _predict(session, image, sample)
+
+        with ThreadPoolExecutor(_LOADERS) as loaders, ThreadPoolExecutor(_IN_FLIGHT) as models, \
+                ThreadPoolExecutor(1) as disk:
             behind = Behind(disk, _DEPTH)
-            for done, (sample, image) in enumerate(ahead(loaders, load, todo, _DEPTH), start=1):
-                prediction = image if isinstance(image, str) else _predict(session, image, sample)
+            loaded = ahead(loaders, load, todo, _DEPTH)
+            for done, ((sample, image), prediction) in enumerate(ahead(models, predict, loaded, _IN_FLIGHT), start=1):
                 if isinstance(prediction, str):
                     behind.submit(writer.fail, sample, prediction)
                 else:
