@@ -158,7 +158,8 @@ def test_zoo_head_layout():
     assert {"image_pooling-gate", "decoder-sum", keras_name("image_pooling/hard_sigmoid")} <= names
     assert not names & {"aspp-concat", keras_name("concat_projection"), keras_name("logits/semantic"),
                         keras_name("image_pooling/BatchNorm")}
-    assert network.get_layer("image_pooling-mean").window == (25, 49)
+    # model_zoo.md's --image_pooling_crop_size=769,769 at output stride 32
+    assert network.get_layer("image_pooling-mean").window == (25, 25)
     assert network.get_layer("image_pooling-mean").strides == (4, 5)
     # the stride-8 decoder feature: layer_4/depthwise_output, expanded_conv_2's depthwise after its ReLU
     projection = network.get_layer(keras_name("decoder/feature_projection0"))

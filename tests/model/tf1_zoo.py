@@ -262,10 +262,15 @@ def write_frozen_graph(path, values: dict[str, np.ndarray], *, output_stride: in
         logits = v1.image.resize_bilinear(logits, padded_size, align_corners=True)
         labels = tf.argmax(logits, 3)[:, :size[0], :size[1]]
         tf.identity(labels, name="SemanticPredictions")
-        with v1.Session() as session:
-            session.run(v1.global_variables_initializer())
-            frozen = v1.graph_util.convert_variables_to_constants(session, graph.as_graph_def(),
-                                                                  ["SemanticPredictions"])
+        _freeze(graph, path)
+
+
+def _freeze(graph: tf.Graph, path) -> None:
+    """`graph` (the default graph) with its variables as constants, as export_model.py writes it, at `path`."""
+    v1 = tf.compat.v1
+    with v1.Session() as session:
+        session.run(v1.global_variables_initializer())
+        frozen = v1.graph_util.convert_variables_to_constants(session, graph.as_graph_def(), ["SemanticPredictions"])
     with open(path, "wb") as f:
         f.write(frozen.SerializeToString())
 
@@ -431,12 +436,7 @@ def write_mobilenet_v3_frozen_graph(path, size: str, values: dict[str, np.ndarra
         logits = conv(x, "decoder/decoder_conv0", None, bn=False) + projected
         logits = v1.image.resize_bilinear(logits, tf.shape(image)[1:3], align_corners=True)
         tf.identity(tf.argmax(logits, 3), name="SemanticPredictions")
-        with v1.Session() as session:
-            session.run(v1.global_variables_initializer())
-            frozen = v1.graph_util.convert_variables_to_constants(session, graph.as_graph_def(),
-                                                                  ["SemanticPredictions"])
-    with open(path, "wb") as f:
-        f.write(frozen.SerializeToString())
+        _freeze(graph, path)
 
 
 # ---- frozen graphs of every research-exact backbone: the variables as constants, the atrous convolutions as nodes
