@@ -32,7 +32,7 @@ PLUGIN_TRAIN_DEFAULTS = {
     "loss": {"class_weights": {}, "top_k_percent_pixels": 1.0},
     "early_stopping": {"patience": 0},
     "checkpoints": {"keep_last": 3},
-    "multi_worker": {"heartbeat_timeout": 30, "join_timeout": 900},
+    "multi_worker": {"heartbeat_timeout": 30},
     "mixed_precision": "none",
     "allow_corrupted_samples": {"train": 0, "val": 0},
     "augmentations": {"train": None, "val": None},

@@ -31,7 +31,7 @@ def make_strategy(gpu_devices: list[int], multi_worker: dict) -> tuple[tf.distri
 
 
 def _coordinate(cluster: tf.train.ClusterSpec, multi_worker: dict) -> None:
-    """TensorFlow's coordination service as MultiWorkerMirroredStrategy would set it up, with the run's timeouts:
+    """TensorFlow's coordination service as MultiWorkerMirroredStrategy would set it up, with the run's heartbeat timeout:
     its heartbeats are what turn a lost worker into an error on the others (collectives themselves wait forever)."""
     from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
     from tensorflow.python.distribute import multi_worker_util
@@ -41,8 +41,7 @@ def _coordinate(cluster: tf.train.ClusterSpec, multi_worker: dict) -> None:
             for job in ("chief", "worker") if job in cluster.jobs]
     context.context().configure_coordination_service(
         service_type="standalone", service_leader=multi_worker_util.coordination_leader(cluster),
-        coordinated_jobs=jobs, heartbeat_timeout_in_ms=round(multi_worker["heartbeat_timeout"] * 1000),
-        cluster_register_timeout_in_ms=round(multi_worker["join_timeout"] * 1000))
+        coordinated_jobs=jobs, heartbeat_timeout_in_ms=round(multi_worker["heartbeat_timeout"] * 1000))
 
 
 def lost_worker(error: tf.errors.OpError, run_dir, heartbeat_timeout: float) -> WorkerLost | None:
