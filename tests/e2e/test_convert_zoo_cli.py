@@ -39,6 +39,7 @@ def test_zoo_class_lists():
     assert len(ade20k) == len(set(ade20k)) == 151 and ade20k[:2] == ["bg", "wall"] and ade20k[150] == "flag"
 
 
+@pytest.mark.slow   # 21 s; train_from_a_zoo_checkpoint stays in the default run
 def test_convert_then_infer_and_load_model(zoo_folder, tiny_project, tmp_path):
     folder, values = zoo_folder
     out = tmp_path / "voc_dm05"
@@ -122,6 +123,7 @@ def exported_graph(tmp_path_factory):
     return folder / "frozen_inference_graph.pb", write_zoo_folder(folder, atrous_rates=[12, 24, 36])
 
 
+@pytest.mark.slow   # 13 s; the MobileNetV3 --verify run stays in the default run
 def test_convert_a_frozen_graph_runs_it_as_exported_and_verifies(exported_graph, tiny_project, tmp_path):
     graph, values = exported_graph
     out = tmp_path / "from_graph"

@@ -125,6 +125,7 @@ def test_check_counts_corrupted_samples_against_their_splits(project):
     assert "corrupted samples: train 1 (allowed 1), val 2 (allowed 2)" in passed.stdout
 
 
+@pytest.mark.slow   # 17 s; the check's refusal stays in the default run
 def test_allowed_corrupted_samples_are_skipped_and_listed_in_the_run(project, tmp_path):
     (project / ANN).write_text("{")
     (project / "ds1/img/img_0006.jpg").write_bytes(b"")
@@ -151,6 +152,7 @@ def test_mask_images_sharing_a_stem_exit_2_with_check_and_without(tmp_path, caps
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow   # 26 s
 def test_png_mask_project_trains_and_is_annotated(tmp_path):
     masks = write_synthetic_mask_project(tmp_path / "masks", train=6, val=3, size=(64, 64), seed=1)
     run, out = tmp_path / "run", tmp_path / "annotated"

@@ -153,6 +153,7 @@ def test_damaged_checkpoint_config_is_a_user_error(trained_run, tiny_project, tm
     assert status == 2 and "config.json cannot be read" in err and "Traceback" not in err
 
 
+@pytest.mark.slow   # 12 s
 def test_os8_multiscale_flip_config_runs_the_trained_weights_at_output_stride_8(trained_run, tiny_project, tmp_path):
     result = run_script("infer.py", "--model", str(trained_run), "--project", str(tiny_project),
                         "--output", str(tmp_path / "out"), "--config", str(REPO / "configs/infer_os8_multiscale_flip.json"))

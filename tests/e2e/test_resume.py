@@ -29,6 +29,7 @@ def _assert_complete_like(run, reference):
         assert [step for step, _ in values] == [1, 2, 3, 4], tag
 
 
+@pytest.mark.slow   # 33 s; the default run keeps the kill while writing a checkpoint
 def test_resume_after_a_kill(tiny_project, trained_run, tmp_path):
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(REPO)}

@@ -73,6 +73,7 @@ def test_compat_train_config_continue_training_is_a_clear_error(tiny_project, tm
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow   # 17 s
 def test_continue_training_from_a_run(trained_run, tiny_project, tmp_path):
     result = run_script("train.py", "--project", str(tiny_project), "--output", str(tmp_path / "run"), *TINY_OVERRIDES,
                         "--set", f"init_weights={trained_run}", "--set", "weights_init_type=continue_training",

@@ -13,6 +13,8 @@ from trainer.model.checkpoint_folders import ModelSource
 from trainer.model.checkpoint_info import CheckpointInfo
 from trainer.model.checkpoints import write_folder
 
+pytestmark = pytest.mark.slow   # ~25 s: converts a 513² MobileNetV2 twice
+
 
 @pytest.fixture(scope="module")
 def int8_file(tmp_path_factory):

@@ -34,7 +34,7 @@ def _cfg(backbone, path, mode="transfer_learning", **model):
 
 
 # One per family by default; Xception-41 / 71 (Xception-65's modules) and ResNet-101 (ResNet-50's code) in the slow set.
-_SLOW = ("xception_41", "xception_71", "resnet_v1_101_beta")
+_SLOW = ("xception_41", "xception_65", "xception_71", "resnet_v1_101_beta")   # the default run: MobileNetV2, ResNet-50
 
 
 @pytest.mark.parametrize("backbone", [pytest.param(b, marks=pytest.mark.slow) if b in _SLOW else b for b in IMAGENET])

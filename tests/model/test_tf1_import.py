@@ -99,7 +99,8 @@ def test_mobilenet_v2_zoo_names_and_values(mnv2_checkpoint):
     assert set(MNV2_KNOWN) <= set(loaded.loaded)
 
 
-@pytest.mark.parametrize("scope", XCEPTIONS)
+@pytest.mark.parametrize("scope", [pytest.param(s, marks=pytest.mark.slow) if s == "xception_71" else s
+                                   for s in XCEPTIONS])
 def test_xception_zoo_names_and_values(scope, tmp_path):
     known, low_level = XCEPTIONS[scope]
     values = write_tf1_checkpoint(str(tmp_path / "model.ckpt"), xception_names(scope, CLASSES))
@@ -163,6 +164,7 @@ def _check_decoder_and_logits(model, values, images, x, low_level):
 DPC_CELL = [(-1, (1, 6)), (0, (18, 15)), (1, (6, 3)), (0, (1, 1)), (0, (6, 21))]
 
 
+@pytest.mark.slow   # 13 s
 def test_xception_71_dense_prediction_cell_zoo_names_and_values(tmp_path):
     """xception71_dpc_cityscapes: the cell's variables under meta_architecture load, and the cell (anisotropic
     rates, branches fed by branches) → concat_projection → decoder → logits equal a plain-TF reference."""

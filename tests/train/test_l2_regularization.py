@@ -61,6 +61,7 @@ def _trainers(tiny_project, tmp_path, *strengths):
                     mapping, train, val, tmp_path) for s in strengths]
 
 
+@pytest.mark.slow   # 12 s
 def test_step_gradient_is_data_gradient_plus_lambda_w(tiny_project, tmp_path):
     """Same weights, same batch, with and without the penalty: the kernels' updates differ by lr·λ·w, nothing
     else's does, and the logged loss is the data loss either way."""
