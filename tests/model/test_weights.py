@@ -51,12 +51,17 @@ def _non_classifier(model):
     return [v.numpy() for v in model.weights if id(v) not in skip]
 
 
-def test_transfer_learning_keeps_every_weight_but_the_classifier(checkpoint):
+@pytest.mark.parametrize("frozen", [False, True], ids=["trained-batchnorm", "frozen-batchnorm"])
+def test_transfer_learning_keeps_every_weight_but_the_classifier(checkpoint, frozen):
     folder, source, _ = checkpoint
     cfg, mapping = _cfg(f"init_weights={folder.parent.parent}"), _mapping("a", "b", "c")  # a run folder: its best
     model, optimizer = build_model(cfg["model"], mapping.num_classes), make_optimizer(cfg)
+    if frozen:
+        freeze_batchnorm(model)   # as the trainer does, before the weights load
     fresh_classifier = [v.numpy() for v in classifier_variables(model)]
     summary = initialise(model, optimizer, init_source(cfg, mapping))
+    for layer in model.submodules:   # trainable again: the source's order of weights, for the comparison
+        layer.trainable = True
     for ours, theirs in zip(_non_classifier(model), _non_classifier(source)):
         np.testing.assert_array_equal(ours, theirs)
     for ours, fresh in zip(classifier_variables(model), fresh_classifier):

@@ -98,6 +98,8 @@ def transfer(model, source: InitSource) -> tuple[int, int]:
     """
     donor = build_model(source.info.model, source.info.classes.num_classes)
     restore_model(donor, source.checkpoint)
+    if any(not layer.trainable for layer in _batchnorm_layers(model)):
+        freeze_batchnorm(donor)   # a frozen layer lists its weights after the trainable ones: the same order
     skip_donor = {id(v) for v in classifier_variables(donor)}
     skip_model = {id(v) for v in classifier_variables(model)}
     theirs = [v for v in donor.weights if id(v) not in skip_donor]
@@ -129,10 +131,14 @@ def initialise(model, optimizer, source: InitSource | None) -> str:
             f"missing (a new classifier for {classifier[0].shape[-1]} classes, random)")
 
 
+def _batchnorm_layers(model: tf_keras.Model) -> list[tf_keras.layers.BatchNormalization]:
+    return [layer for layer in model.submodules if isinstance(layer, tf_keras.layers.BatchNormalization)]
+
+
 def freeze_batchnorm(model: tf_keras.Model) -> int:
     """BatchNorm layers keep their moving statistics and scale/offset (Keras runs a non-trainable BatchNorm
     in inference mode): small batches would give them noisy statistics. Returns how many were frozen."""
-    layers = [layer for layer in model.submodules if isinstance(layer, tf_keras.layers.BatchNormalization)]
+    layers = _batchnorm_layers(model)
     for layer in layers:
         layer.trainable = False
     return len(layers)
