@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -113,21 +114,30 @@ def test_two_workers_on_localhost_train_together(tiny_project, tmp_path):
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["00000001", "00000002"]
 
 
-@pytest.fixture(scope="module")
-def one_and_two_workers(tiny_project, tmp_path_factory) -> tuple[list[dict], list[dict]]:
+def _one_and_two_workers(project, runs, *settings: str) -> tuple[list[dict], list[dict]]:
     """metrics.jsonl of one run on 1 worker (batch 4) and on 2 workers (2 each), validating after each step. Global
     batch 4 of the 6 train images: step 1 is full (2 + 2), step 2 short (1 + 1); validation is 4 of 3 (2 + 1). The
     same seed gives both the same initial weights. SGD, as Adam's first steps (update ≈ ±lr whatever the gradient's
     size) turn float noise in near-zero gradients into whole updates."""
-    runs = tmp_path_factory.mktemp("workers")
-    common = ["--project", str(tiny_project), *TINY_OVERRIDES, "--set", "epochs=1",
-              "--set", 'optimizer={"name": "sgd"}']
+    common = ["--project", str(project), *TINY_OVERRIDES, "--set", "epochs=1", "--set", 'optimizer={"name": "sgd"}',
+              *settings]
     one = run_script("train.py", *common, "--output", str(runs / "one"), "--set", 'batch_size={"train": 4, "val": 4}')
     assert one.returncode == 0, one.stdout[-3000:] + one.stderr[-3000:]
     _run_workers([*common, "--output", str(runs / "two"), "--set", 'batch_size={"train": 2, "val": 2}'])
     one_records, two_records = (read_jsonl(runs / name / "metrics.jsonl") for name in ("one", "two"))
     assert [r["step"] for r in one_records] == [r["step"] for r in two_records] == [1, 2]
     return one_records, two_records
+
+
+@pytest.fixture(scope="module")
+def workers_runs(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("workers")
+
+
+@pytest.fixture(scope="module")
+def one_and_two_workers(tiny_project, workers_runs) -> tuple[list[dict], list[dict]]:
+    """From random weights, BatchNorm training."""
+    return _one_and_two_workers(tiny_project, workers_runs / "trained-batchnorm")
 
 
 @pytest.mark.slow
@@ -141,12 +151,18 @@ def test_two_workers_give_the_losses_of_one_worker_with_the_same_global_batch(on
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known gap: after one update, the short last batch split 1 + 1 over 2 workers "
-                   "gives a loss 0.4% off one worker's batch of 2 (0.02% under a local MirroredStrategy); cause not "
-                   "found yet")
-def test_two_workers_short_last_batch_gives_the_loss_of_one_worker(one_and_two_workers):
-    (_, one), (_, two) = one_and_two_workers
-    assert two["train_loss"] == pytest.approx(one["train_loss"], rel=1e-4)
+def test_two_workers_give_one_workers_losses_after_updates_and_for_the_short_last_batch(
+        tiny_project, workers_runs, one_and_two_workers):
+    """Both steps, the short last batch (1 + 1) included, and both validations agree to 1e-5, fine-tuning with
+    BatchNorm frozen as the presets do. With BatchNorm training from random weights the losses after an update
+    differ by about 0.4%, and that is float noise, not the split: there the gradient is ill-conditioned (BatchNorm's
+    backward pass subtracts near-equal terms), so on one worker alone a 1e-6 relative change of the input images
+    moves it by up to 9%, and one device's fused BatchNorm kernel and the synchronised one differ by 1–2%."""
+    one, two = _one_and_two_workers(tiny_project, workers_runs / "frozen-batchnorm", "--set", "freeze_batchnorm=true",
+                                    "--set", f'init_weights="{workers_runs / "trained-batchnorm" / "one" / "best"}"')
+    for a, b in zip(one, two):
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-5)
+        assert b["val_loss"] == pytest.approx(a["val_loss"], rel=1e-5)
 
 
 @pytest.mark.slow
