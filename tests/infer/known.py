@@ -31,7 +31,7 @@ def channel_model() -> tf_keras.Model:
     G→a, B→b). Its scores do not depend on where a pixel sits in the crop."""
     def logits(images):
         return tf.concat([images * 0.5, tf.fill(tf.shape(images[..., :1]), _NEVER)], axis=-1)
-    return tf_keras.Sequential([tf_keras.layers.Lambda(logits)])
+    return _model(logits)
 
 
 def column_model(table: list[float]) -> tf_keras.Model:
@@ -45,7 +45,13 @@ def column_model(table: list[float]) -> tf_keras.Model:
         p = tf.broadcast_to(p[tf.newaxis, tf.newaxis, :], tf.shape(images)[:3])
         never = tf.fill(tf.shape(p), _NEVER)
         return tf.stack([tf.math.log(1.0 - p), tf.math.log(p), never, never], axis=-1)
-    return tf_keras.Sequential([tf_keras.layers.Lambda(logits)])
+    return _model(logits)
+
+
+def _model(logits) -> tf_keras.Model:
+    """Built for any image size: a Sequential left to build on its first call would keep that call's graph, and
+    fail in the predictor's other tf.functions."""
+    return tf_keras.Sequential([tf_keras.Input((None, None, 3)), tf_keras.layers.Lambda(logits)])
 
 
 def predictor(model, input_size: tuple[int, int], tta: dict | None = None) -> Predictor:

@@ -38,10 +38,17 @@ class _InterruptedAfter:
         return getattr(self._predictor, name)
 
     def scores(self, crops):
+        self._count()
+        return self._predictor.scores(crops)
+
+    def labels(self, crops):
+        self._count()
+        return self._predictor.labels(crops)
+
+    def _count(self) -> None:
         if self._left == 0:
             raise KeyboardInterrupt
         self._left -= 1
-        return self._predictor.scores(crops)
 
 
 def _run(project, output, options=OPTIONS, mode=MODE, model_wrapper=None):

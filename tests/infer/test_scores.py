@@ -27,6 +27,9 @@ class _RandomScores:
             np.random.default_rng(zlib.crc32(crop.tobytes())).random(dtype=np.float32, out=scores)
         return out
 
+    def labels(self, crops: np.ndarray) -> np.ndarray:
+        return self.scores(crops).argmax(axis=-1).astype(np.int32)
+
 
 def _full_buffer(predictor, image: np.ndarray, regions: list[Box]) -> np.ndarray:
     """The whole-image buffer as before: each distinct region's scores added once, sizes in order of first

@@ -81,6 +81,9 @@ class SavedModelScorer:
     def scores(self, crops: np.ndarray) -> np.ndarray:
         return self._serve(images=tf.constant(crops))["probabilities"].numpy()
 
+    def labels(self, crops: np.ndarray) -> np.ndarray:
+        return self.combined_labels([self.scores(crops)], crops.shape[1:3])
+
     # The predictor's stages (trainer.infer.predictor), for the server: the signature resizes inside, so its model
     # stage takes the crops themselves, and batches only crops of one size.
     def views(self, crops: np.ndarray) -> list[np.ndarray]:
@@ -90,6 +93,9 @@ class SavedModelScorer:
 
     def combine(self, per_view: list[np.ndarray], size: tuple[int, int]) -> np.ndarray:
         return per_view[0]
+
+    def combined_labels(self, per_view: list[np.ndarray], size: tuple[int, int]) -> np.ndarray:
+        return tf.argmax(per_view[0], axis=-1, output_type=tf.int32).numpy()
 
 
 def frozen_labels(path: Path, threads: int):

@@ -29,6 +29,7 @@ class Predictor:
         self.flip = tta_cfg["flip"]
         # One trace for every crop size, batch size and image: shapes are left open.
         self._scores = tf.function(self.scores_graph, input_signature=(_CROPS,))
+        self._labels = tf.function(lambda crops: _argmax(self.scores_graph(crops)), input_signature=(_CROPS,))
         self._views = tf.function(lambda crops: tta.views(tf.cast(crops, tf.float32), self.sizes, self.flip),
                                   input_signature=(_CROPS,))
         self._probabilities = tf.function(lambda images: tta.probabilities(self.model, images),
@@ -36,6 +37,8 @@ class Predictor:
         per_view = [tf.TensorSpec([None, None, None, len(classes.out_classes)], tf.float32)] * len(self.sizes)
         self._combine = tf.function(lambda scores, size: tta.combine(scores, size, self.flip),
                                     input_signature=(per_view, tf.TensorSpec([2], tf.int32)))
+        self._combined_labels = tf.function(lambda scores, size: _argmax(tta.combine(scores, size, self.flip)),
+                                            input_signature=(per_view, tf.TensorSpec([2], tf.int32)))
 
     @classmethod
     def from_source(cls, source: ModelSource, tta_cfg: dict) -> "Predictor":
@@ -50,6 +53,12 @@ class Predictor:
     def scores(self, crops: np.ndarray) -> np.ndarray:
         """[B, h, w, 3] uint8 crops → [B, h, w, classes] float32 mean softmax scores."""
         return self._scores(crops).numpy()
+
+    def labels(self, crops: np.ndarray) -> np.ndarray:
+        """[B, h, w, 3] uint8 crops → [B, h, w] int32: the argmax of `scores`, without handing the scores over (at
+        full resolution they are the largest array of an image's inference, and NumPy's argmax over their short
+        last axis is slow)."""
+        return self._labels(crops).numpy()
 
     def scores_graph(self, crops: tf.Tensor) -> tf.Tensor:
         """`scores` as TensorFlow ops."""
@@ -66,3 +75,12 @@ class Predictor:
     def combine(self, per_view: list[np.ndarray], size: tuple[int, int]) -> np.ndarray:
         """Each view's scores back at the crops' `size`, averaged: what `scores` returns."""
         return self._combine(per_view, np.asarray(size, np.int32)).numpy()
+
+    def combined_labels(self, per_view: list[np.ndarray], size: tuple[int, int]) -> np.ndarray:
+        """The argmax of `combine`: what `labels` returns."""
+        return self._combined_labels(per_view, np.asarray(size, np.int32)).numpy()
+
+
+def _argmax(scores: tf.Tensor) -> tf.Tensor:
+    """Ties go to the lowest class index, as with NumPy."""
+    return tf.argmax(scores, axis=-1, output_type=tf.int32)

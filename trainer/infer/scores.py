@@ -25,9 +25,12 @@ def class_map(predictor, image: np.ndarray, regions: list[Box], batch_size: int)
     listed. Score sums are kept only for the rows a region still to come may reach (a 10000×10000 image would need
     8 GB of them at once): sliding windows, listed row by row, finish rows as they go down the image.
     """
+    unique = list(dict.fromkeys(regions))
+    if len(unique) == 1:
+        return _one_region(predictor, image, unique[0])
     height, width = image.shape[:2]
     by_size: dict[tuple[int, int], list[Box]] = {}
-    for region in dict.fromkeys(regions):
+    for region in unique:
         by_size.setdefault((region.height, region.width), []).append(region)
     batches = [group[start:start + batch_size] for group in by_size.values()
                for start in range(0, len(group), batch_size)]
@@ -42,6 +45,14 @@ def class_map(predictor, image: np.ndarray, regions: list[Box], batch_size: int)
         done += len(batch)
     canvas.finish(height)
     return canvas.classes
+
+
+def _one_region(predictor, image: np.ndarray, region: Box) -> np.ndarray:
+    """The class map of one region (full_image, roi): the scorer's argmax, no per-pixel sums needed."""
+    classes = np.full(image.shape[:2], NO_PREDICTION, np.int32)
+    part = region.clipped(*image.shape[:2])
+    classes[part.slices] = predictor.labels(crop(image, region)[np.newaxis])[0, :part.height, :part.width]
+    return classes
 
 
 class _ScoreRows:

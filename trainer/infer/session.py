@@ -23,8 +23,9 @@ class Prediction:
 
 
 class InferenceSession:
-    """`predictor` scores crops (`classes`, `source`, `scores(crops)`: trainer.infer.backends.scorer's, or any model
-    in a trainer.infer.predictor.Predictor in tests); `cfg` is a resolved inference config."""
+    """`predictor` scores crops (`classes`, `source`, `scores(crops)` and their argmax `labels(crops)`:
+    trainer.infer.backends.scorer's, or any model in a trainer.infer.predictor.Predictor in tests); `cfg` is a
+    resolved inference config."""
 
     def __init__(self, predictor, cfg: dict):
         self.predictor, self.cfg = predictor, cfg

@@ -116,5 +116,11 @@ class BatchedScorer:
         self.classes, self.source = scorer.classes, scorer.source
 
     def scores(self, crops: np.ndarray) -> np.ndarray:
+        return self.scorer.combine(self._per_view(crops), crops.shape[1:3])
+
+    def labels(self, crops: np.ndarray) -> np.ndarray:
+        return self.scorer.combined_labels(self._per_view(crops), crops.shape[1:3])
+
+    def _per_view(self, crops: np.ndarray) -> list[np.ndarray]:
         futures = [self.batcher.submit(images) for images in self.scorer.views(crops)]
-        return self.scorer.combine([Batcher.gather(f) for f in futures], crops.shape[1:3])
+        return [Batcher.gather(f) for f in futures]
