@@ -28,8 +28,8 @@ CASES = [
     # stride-8 sum-merge decoder giving the logits); small in the default run, large in the slow set.
     ("mobilenetv3_small_cityscapes", "mobilenet_v3_small", "deeplab"),
     pytest.param("mobilenetv3_large_cityscapes", "mobilenet_v3_large", "deeplab", marks=pytest.mark.slow),
-    # EdgeTPU-DeepLab-slim: no decoder end point, so DeepLabV3 as the zoo trained it.
-    ("edgetpu_deeplab_slim_cityscapes", "mobilenet_edgetpu", "deeplab"),
+    # EdgeTPU-DeepLab-slim: no decoder end point, so DeepLabV3 as the zoo trained it (27 s: the slow set).
+    pytest.param("edgetpu_deeplab_slim_cityscapes", "mobilenet_edgetpu", "deeplab", marks=pytest.mark.slow),
 ]
 
 

@@ -1,18 +1,20 @@
 """research/deeplab's mobilenet_edgetpu (the zoo's EdgeTPU-DeepLab and EdgeTPU-DeepLab-slim): its TF1 names and
 shapes, the fused blocks and the output-stride rule, a checkpoint and a frozen graph written from slim's V3_EDGETPU
-and model.py's rules (tests/model/tf1_zoo.py), slim's ImageNet checkpoint, and no decoder."""
+and model.py's rules (tests/model/tf1_zoo.py), slim's ImageNet checkpoints and cost, and no decoder."""
 import numpy as np
 import pytest
 import tf_keras
 
 from tests.model.test_tf1_import import _assert_close, _check_all_loaded, _load
-from tests.model.tf1_zoo import (mobilenet_edgetpu_graph, mobilenet_edgetpu_imagenet_names, mobilenet_edgetpu_names,
-                                 trained_value, write_frozen_graph, write_tf1_checkpoint)
+from tests.model.tf1_zoo import (mobilenet_edgetpu_backbone_names, mobilenet_edgetpu_graph,
+                                 mobilenet_edgetpu_imagenet_names, mobilenet_edgetpu_names, trained_value,
+                                 write_frozen_graph, write_tf1_checkpoint)
 from trainer.config.resolve import resolve_train_config
 from trainer.errors import ConfigError, UserError
 from trainer.model.backbones.mobilenet_v3 import mobilenet_edgetpu
 from trainer.model.builder import build_model
 from trainer.model.checkpoint_info import CheckpointInfo
+from trainer.model.cost import multiply_adds
 from trainer.model.deeplab_head import is_head_scope
 from trainer.model.deeplab_layers import keras_name
 from trainer.model.frozen_graph import FrozenGraph
@@ -171,3 +173,30 @@ def test_slims_imagenet_checkpoint_loads_the_backbone(tmp_path):
         other = {**cfg, "backbone": "mobilenet_v2", "depth_multiplier": 1.0}
         initialise(build_model(other, 4), tf_keras.optimizers.SGD(), init_source(
             {"init_weights": str(tmp_path), "weights_init_type": "transfer_learning", "model": other}, None))
+
+
+def test_backbone_costs_slims_published_imagenet_macs():
+    """slim's README (nets/mobilenet) gives MobilenetEdgeTPU dm=1 990M MACs at 224×224: the backbone with global
+    pooling and the 1001-class logits counts the same."""
+    images = tf_keras.Input([None, None, 3])
+    pooled = tf_keras.layers.GlobalAveragePooling2D(keepdims=True)(mobilenet_edgetpu(images, 32)["features"])
+    model = tf_keras.Model(images, tf_keras.layers.Conv2D(1001, 1)(pooled))
+    assert multiply_adds(model, 224, 224) == pytest.approx(990e6, rel=0.005)
+
+
+def test_slims_075_imagenet_checkpoint_is_refused_naming_conv_1(tmp_path):
+    """slim's edge_tpu_075 keeps Conv_1 at 1280 (finegrain_classification_mode); DeepLab's ×0.75 has 960."""
+    names, _ = mobilenet_edgetpu_backbone_names(0.75)
+    names.update({"MobilenetEdgeTPU/Conv_1/weights": [1, 1, 144, 1280],
+                  **{f"MobilenetEdgeTPU/Conv_1/BatchNorm/{v}": [1280]
+                     for v in ("gamma", "beta", "moving_mean", "moving_variance")},
+                  "MobilenetEdgeTPU/Logits/Conv2d_1c_1x1/weights": [1, 1, 1280, 1001],
+                  "MobilenetEdgeTPU/Logits/Conv2d_1c_1x1/biases": [1001]})
+    write_tf1_checkpoint(str(tmp_path / "model.ckpt"), names)
+    cfg = _cfg(0.75)
+    with pytest.raises(UserError) as err:
+        initialise(build_model(cfg, 4), tf_keras.optimizers.SGD(), init_source(
+            {"init_weights": str(tmp_path), "weights_init_type": "transfer_learning", "model": cfg}, None))
+    assert (f"init_weights {tmp_path / 'model.ckpt'}: variable MobilenetEdgeTPU/Conv_1/weights: shape "
+            "[1, 1, 144, 1280] in the checkpoint, [1, 1, 144, 960] in the model") in err.value.lines
+    assert len(err.value.lines) == 5   # Conv_1's kernel and its four BatchNorm variables
