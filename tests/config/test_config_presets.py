@@ -13,7 +13,8 @@ from trainer.config.validate import load_schema
 from trainer.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
-PRESETS = ["demo", "mobilenetv2_cityscapes", "mobilenetv2_deeplabv3", "mobilenetv2_dm05_deeplabv3", "mobilenetv2_dm05_voc",
+PRESETS = ["demo", "edgetpu_deeplab_cityscapes", "edgetpu_deeplab_slim_cityscapes", "mobilenetv2_cityscapes",
+           "mobilenetv2_deeplabv3", "mobilenetv2_dm05_deeplabv3", "mobilenetv2_dm05_voc",
            "mobilenetv2_voc", "mobilenetv3_large_cityscapes", "mobilenetv3_large_deeplabv3", "mobilenetv3_small_cityscapes", "mobilenetv4_conv_medium_deeplabv3",
            "resnet101_beta_imagenet", "resnet101_deeplabv3plus", "resnet50_beta_imagenet", "xception41_imagenet",
            "xception65_ade20k", "xception65_cityscapes", "xception65_voc", "xception71_dpc_cityscapes",
@@ -71,7 +72,8 @@ ZOO_PRESETS = {"mobilenetv2_dm05_voc": 0.0001, "mobilenetv2_voc": 0.0001, "xcept
                "mobilenetv2_cityscapes": 0.0001, "xception65_cityscapes": 0.0001, "xception65_ade20k": 0.0001,
                "xception71_dpc_cityscapes": 0.0001, "xception41_imagenet": 0.007, "xception71_imagenet": 0.007,
                "resnet50_beta_imagenet": 0.007, "resnet101_beta_imagenet": 0.007,
-               "mobilenetv3_large_cityscapes": 0.0001, "mobilenetv3_small_cityscapes": 0.0001}
+               "mobilenetv3_large_cityscapes": 0.0001, "mobilenetv3_small_cityscapes": 0.0001,
+               "edgetpu_deeplab_cityscapes": 0.0001, "edgetpu_deeplab_slim_cityscapes": 0.0001}
 
 
 @pytest.mark.parametrize("name,lr", ZOO_PRESETS.items())
@@ -90,6 +92,17 @@ def test_resnet_beta_imagenet_presets_are_deeplabv3plus_on_research_deeplabs_res
     assert config["model"] == {"backbone": f"resnet_v1_{layers}_beta", "implementation": "deeplab",
                                "depth_multiplier": 1.0, "output_stride": 16, "atrous_rates": [6, 12, 18],
                                "decoder": True, "dense_prediction_cell": False, "batchnorm_momentum": 0.997, "image_pooling_crop_size": None, "image_pooling_stride": [1, 1], "aspp_filters": 256, "aspp_concat_projection": True, "aspp_squeeze_excitation": False, "decoder_output_stride": 4, "decoder_sum_merge": False}
+
+
+def test_edgetpu_presets_are_mobilenetv2_cityscapes_on_mobilenet_edgetpu():
+    """model_zoo.md: EdgeTPU-DeepLab takes MobileNet-v2's flags with --model_variant=mobilenet_edgetpu and
+    --aspp_convs_filters=256; -slim also --depth_multiplier=0.75 and --aspp_convs_filters=128."""
+    mnv2 = resolve_train_config(None, "mobilenetv2_cityscapes", [])
+    for name, multiplier, filters in (("edgetpu_deeplab_cityscapes", 1.0, 256),
+                                      ("edgetpu_deeplab_slim_cityscapes", 0.75, 128)):
+        config = resolve_train_config(None, name, [])
+        assert {**config, "preset": None} == {**mnv2, "preset": None, "model": {
+            **mnv2["model"], "backbone": "mobilenet_edgetpu", "depth_multiplier": multiplier, "aspp_filters": filters}}
 
 
 def test_load_unknown_preset():

@@ -139,7 +139,7 @@ def test_unknown_preset_argument_lists_known_ones():
     with pytest.raises(ConfigError) as info:
         resolve_train_config(None, "tiny", [])
     assert info.value.lines == [
-        '--preset: unknown preset "tiny" (known: demo, mobilenetv2_cityscapes, mobilenetv2_deeplabv3, mobilenetv2_dm05_deeplabv3, mobilenetv2_dm05_voc, mobilenetv2_voc, mobilenetv3_large_cityscapes, mobilenetv3_large_deeplabv3, mobilenetv3_small_cityscapes, mobilenetv4_conv_medium_deeplabv3, resnet101_beta_imagenet, resnet101_deeplabv3plus, resnet50_beta_imagenet, xception41_imagenet, xception65_ade20k, xception65_cityscapes, xception65_voc, xception71_dpc_cityscapes, xception71_imagenet)'
+        '--preset: unknown preset "tiny" (known: demo, edgetpu_deeplab_cityscapes, edgetpu_deeplab_slim_cityscapes, mobilenetv2_cityscapes, mobilenetv2_deeplabv3, mobilenetv2_dm05_deeplabv3, mobilenetv2_dm05_voc, mobilenetv2_voc, mobilenetv3_large_cityscapes, mobilenetv3_large_deeplabv3, mobilenetv3_small_cityscapes, mobilenetv4_conv_medium_deeplabv3, resnet101_beta_imagenet, resnet101_deeplabv3plus, resnet50_beta_imagenet, xception41_imagenet, xception65_ade20k, xception65_cityscapes, xception65_voc, xception71_dpc_cityscapes, xception71_imagenet)'
     ]
 
 

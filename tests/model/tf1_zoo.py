@@ -31,19 +31,21 @@ def _dpc(cin):
     return {**names, **_conv("meta_architecture/concat_projection", 1, 256 * len(DPC_INPUTS), 256)}
 
 
-def _head(cin, rates, decoder_cin, classes, dpc=False):
+def _head(cin, rates, decoder_cin, classes, dpc=False, filters=256):
+    """model.py's head; `filters`: --aspp_convs_filters (the ASPP's, 256 unless set)."""
     if dpc:
         names = _dpc(cin)
     else:
-        names = {**_conv("image_pooling", 1, cin, 256), **_conv("aspp0", 1, cin, 256)}
+        names = {**_conv("image_pooling", 1, cin, filters), **_conv("aspp0", 1, cin, filters)}
         for i in range(1, len(rates) + 1):
-            names.update(_separable(f"aspp{i}", cin, 256))
-        names.update(_conv("concat_projection", 1, 256 * (2 + len(rates)), 256))
+            names.update(_separable(f"aspp{i}", cin, filters))
+        names.update(_conv("concat_projection", 1, filters * (2 + len(rates)), filters))
     if decoder_cin:
         names.update(_conv("decoder/feature_projection0", 1, decoder_cin, 48))
         names.update(_separable("decoder/decoder_conv0", 256 + 48, 256))
         names.update(_separable("decoder/decoder_conv1", 256, 256))
-    return {**names, "logits/semantic/weights": [1, 1, 256, classes], "logits/semantic/biases": [classes]}
+    top = 256 if decoder_cin else filters
+    return {**names, "logits/semantic/weights": [1, 1, top, classes], "logits/semantic/biases": [classes]}
 
 
 def mobilenet_v2_backbone_names(depth_multiplier: float, slim_rounding: bool = False) -> tuple[dict, int]:
@@ -200,11 +202,33 @@ def write_tf1_checkpoint(prefix: str, shapes: dict[str, list[int]], extra_traini
     return values
 
 
+def _mobilenet_v2_graph(x, conv, variables, output_stride):
+    """slim's MobileNetV2 up to layer_18 (V2_DEF, ReLU6). slim's mobilenet_base: once output_stride is reached, a
+    stride becomes 1 and multiplies the next rates."""
+    x = conv(x, "MobilenetV2/Conv", "relu6", stride=2)
+    current, rate = 2, 1
+    for i, (t, _, nominal) in enumerate(EXPANDED_CONVS):
+        scope = "MobilenetV2/expanded_conv" + (f"_{i}" if i else "")
+        if current == output_stride:
+            stride, layer_rate, rate = 1, rate, rate * nominal
+        else:
+            stride, layer_rate, current = nominal, 1, current * nominal
+        inputs = x
+        if t != 1:
+            x = conv(x, f"{scope}/expand", "relu6")
+        x = conv(x, f"{scope}/depthwise", "relu6", stride, layer_rate, depthwise=True)
+        x = conv(x, f"{scope}/project", None)
+        if stride == 1 and inputs.shape[-1] == x.shape[-1]:
+            x = x + inputs
+    return x
+
+
 def write_frozen_graph(path, values: dict[str, np.ndarray], *, output_stride: int, atrous_rates=(),
-                       crop: int) -> None:
-    """research/deeplab's frozen_inference_graph.pb of DeepLabV3 MobileNetV2, rebuilt in TF1 from the originals'
-    rules (export_model.py, model.py, slim's mobilenet_v2; reference/deeplab.md), not from our layers, with `values`
-    (mobilenet_v2_names' layout; ASPP branches if `atrous_rates`): ImageTensor uint8 [1, H, W, 3] → padded to `crop`
+                       crop: int, backbone=_mobilenet_v2_graph) -> None:
+    """research/deeplab's frozen_inference_graph.pb of DeepLabV3 MobileNetV2 (or `backbone`: (x, conv, variables,
+    output_stride) → features), rebuilt in TF1 from the originals' rules (export_model.py, model.py, slim's
+    mobilenet_v2; reference/deeplab.md), not from our layers, with `values` (mobilenet_v2_names' layout, or the
+    backbone's; ASPP branches if `atrous_rates`): ImageTensor uint8 [1, H, W, 3] → padded to `crop`
     with the mean pixel → 2/255·x − 1 → network → logits/semantic → ResizeBilinear to the logits size →
     ResizeBilinear to the image → ArgMax → SemanticPredictions. Atrous depthwise convs are TF1's SpaceToBatchND form;
     variables are frozen by convert_variables_to_constants, each a Const of its name with a `/read` Identity."""
@@ -229,23 +253,7 @@ def write_frozen_graph(path, values: dict[str, np.ndarray], *, output_stride: in
         padding = tf.maximum(crop - size, 0)
         x = tf.pad(tf.cast(image, tf.float32) - 127.5, [[0, 0], [0, padding[0]], [0, padding[1]], [0, 0]]) + 127.5
         padded_size = tf.shape(x)[1:3]
-        x = x * (2 / 255) - 1
-        # slim's mobilenet_base: once output_stride is reached, a stride becomes 1 and multiplies the next rates.
-        x = conv(x, "MobilenetV2/Conv", "relu6", stride=2)
-        current, rate = 2, 1
-        for i, (t, _, nominal) in enumerate(EXPANDED_CONVS):
-            scope = "MobilenetV2/expanded_conv" + (f"_{i}" if i else "")
-            if current == output_stride:
-                stride, layer_rate, rate = 1, rate, rate * nominal
-            else:
-                stride, layer_rate, current = nominal, 1, current * nominal
-            inputs = x
-            if t != 1:
-                x = conv(x, f"{scope}/expand", "relu6")
-            x = conv(x, f"{scope}/depthwise", "relu6", stride, layer_rate, depthwise=True)
-            x = conv(x, f"{scope}/project", None)
-            if stride == 1 and inputs.shape[-1] == x.shape[-1]:
-                x = x + inputs
+        x = backbone(x * (2 / 255) - 1, conv, variables, output_stride)
         pool = (crop - 1) // output_stride + 1   # model.py's scale_dimension(crop, 1 / output_stride)
         pooled = tf.nn.avg_pool2d(x, [pool, pool], [pool, pool], "VALID", name="AvgPool")
         pooled = conv(pooled, "image_pooling", "relu", epsilon=1e-5)
@@ -437,6 +445,77 @@ def write_mobilenet_v3_frozen_graph(path, size: str, values: dict[str, np.ndarra
         logits = v1.image.resize_bilinear(logits, tf.shape(image)[1:3], align_corners=True)
         tf.identity(tf.argmax(logits, 3), name="SemanticPredictions")
         _freeze(graph, path)
+
+
+# slim's nets/mobilenet/mobilenet_v3.py V3_EDGETPU after the stem conv (32, ReLU): (fused, kernel, stride, expansion
+# factor, outputs, residual); mbv3_fused's expansion is a kernel×kernel conv with the stride and no depthwise follows.
+# Then the 1280-channel 1×1 conv, layer_24: feature_extractor.py's _MOBILENET_EDGETPU final endpoint. ReLU throughout.
+MOBILENET_EDGETPU = (
+    [(True, 3, 1, 1, 16, True), (True, 3, 2, 8, 32, True), *[(True, 3, 1, 4, 32, True)] * 3,
+     (True, 3, 2, 8, 48, True), *[(True, 3, 1, 4, 48, True)] * 3, (False, 3, 2, 8, 96, True),
+     *[(False, 3, 1, 4, 96, True)] * 3, (False, 3, 1, 8, 96, False), *[(False, 3, 1, 4, 96, True)] * 3,
+     (False, 5, 2, 8, 160, True), *[(False, 5, 1, 4, 160, True)] * 3, (False, 3, 1, 8, 192, True)], 1280)
+
+
+def _edgetpu_scope(i: int) -> str:
+    return "MobilenetEdgeTPU/expanded_conv" + (f"_{i}" if i else "")
+
+
+def mobilenet_edgetpu_backbone_names(depth_multiplier: float = 1.0) -> tuple[dict, int]:
+    """MobilenetEdgeTPU/… up to Conv_1 (layer_24) and its output channels: every num_outputs make_divisible(n ×
+    multiplier, 8, 8) (mobilenet.py's depth_multiplier; finegrain_classification_mode off, so Conv_1 too), each
+    expansion make_divisible(input × factor, 8) and only if wider (conv_blocks.expanded_conv)."""
+    def width(base):
+        return make_divisible(base * depth_multiplier, 8, 8)
+
+    blocks, last = MOBILENET_EDGETPU
+    cin = width(32)
+    names = _conv("MobilenetEdgeTPU/Conv", 3, 3, cin)
+    for i, (fused, kernel, _, factor, cout, _) in enumerate(blocks):
+        inner = make_divisible(cin * factor, 8)
+        if inner > cin:
+            names.update(_conv(f"{_edgetpu_scope(i)}/expand", kernel if fused else 1, cin, inner))
+        if not fused:
+            names.update(_conv(f"{_edgetpu_scope(i)}/depthwise", kernel, inner, inner, depthwise=True))
+        names.update(_conv(f"{_edgetpu_scope(i)}/project", 1, inner, width(cout)))
+        cin = width(cout)
+    return {**names, **_conv("MobilenetEdgeTPU/Conv_1", 1, cin, width(last))}, width(last)
+
+
+def mobilenet_edgetpu_names(depth_multiplier: float, classes: int, filters: int) -> dict[str, list[int]]:
+    """The zoo's EdgeTPU-DeepLab (×1.0, --aspp_convs_filters 256) / -slim (×0.75, 128): MobileNetV2's DeepLabV3 head
+    (image pooling, aspp0, concat_projection; no rates, no decoder) of `filters`, logits/semantic."""
+    names, cin = mobilenet_edgetpu_backbone_names(depth_multiplier)
+    return {**names, **_head(cin, [], 0, classes, filters=filters)}
+
+
+def mobilenet_edgetpu_imagenet_names() -> dict[str, list[int]]:
+    """slim's mobilenet_edgetpu_224_1.0 ImageNet checkpoint: the backbone (Conv_1 included) and
+    `Logits/Conv2d_1c_1x1` (biases) for 1001 classes after global pooling."""
+    names, cin = mobilenet_edgetpu_backbone_names()
+    return {**names, **_with_biases("MobilenetEdgeTPU/Logits/Conv2d_1c_1x1", 1, cin, 1001)}
+
+
+def mobilenet_edgetpu_graph(x, conv, variables, output_stride):
+    """write_frozen_graph's backbone for MobilenetEdgeTPU: slim's mobilenet_base rule (a stride reached becomes 1,
+    the next layers take its rate) on the depthwise convs only: mbv3_fused binds its expansion's stride and no rate."""
+    x = conv(x, "MobilenetEdgeTPU/Conv", "relu", stride=2)
+    current, rate = 2, 1
+    for i, (fused, _, nominal, _, _, residual) in enumerate(MOBILENET_EDGETPU[0]):
+        scope = _edgetpu_scope(i)
+        if current == output_stride:
+            stride, layer_rate, rate = 1, rate, rate * nominal
+        else:
+            stride, layer_rate, current = nominal, 1, current * nominal
+        inputs = x
+        if f"{scope}/expand/weights" in variables:
+            x = conv(x, f"{scope}/expand", "relu", stride=stride if fused else 1)
+        if not fused:
+            x = conv(x, f"{scope}/depthwise", "relu", stride, layer_rate, depthwise=True)
+        x = conv(x, f"{scope}/project", None)
+        if residual and stride == 1 and inputs.shape[-1] == x.shape[-1]:
+            x = x + inputs
+    return conv(x, "MobilenetEdgeTPU/Conv_1", "relu")
 
 
 # ---- frozen graphs of every research-exact backbone: the variables as constants, the atrous convolutions as nodes

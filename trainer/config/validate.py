@@ -12,7 +12,7 @@ from importlib import resources
 from jsonschema import Draft202012Validator, validators
 
 from trainer.errors import ConfigError
-from trainer.model.backbones import names_by_implementation, names_with_option
+from trainer.model.backbones import names_by_implementation, names_with_option, names_without_decoder
 
 # JSON Schema counts 2.0 as an integer; we do not, because `epochs: 2.0` would pass here and crash in range() later.
 _Validator = validators.extend(
@@ -204,6 +204,9 @@ def _head_problems(model: dict) -> list[tuple[list, str]]:
             problems.append((["model", key], "needs model.decoder true"))
     if model["image_pooling_stride"] != [1, 1] and model["image_pooling_crop_size"] is None:
         problems.append((["model", "image_pooling_stride"], "needs model.image_pooling_crop_size (null pools globally)"))
+    if model["decoder"] and model["backbone"] in names_without_decoder():
+        problems.append((["model", "decoder"], f"backbone {_dump(model['backbone'])} has no decoder feature "
+                         "(research/deeplab defines none for it): use false"))
     strided = names_with_option("decoder_output_stride")
     if model["decoder_output_stride"] != 4 and model["backbone"] not in strided:
         problems.append((["model", "decoder_output_stride"], f"8 only applies to backbone {', '.join(strided)}"))

@@ -16,12 +16,15 @@ class Backbone:
     deeplab builders return "low_level" (stride 4) and, with the option "decoder_output_stride", "low_level_os8".
     tf1_scope: research/deeplab's TF1 variable scope of the backbone (its checkpoints load by these names);
     None where there is no TF1 counterpart.
+    decoder: False where research/deeplab defines no decoder end point (feature_extractor.py's
+    networks_to_feature_maps): the builder returns "features" only and model.decoder must be false.
     """
     name: str
     implementation: str
     builder_path: str
     options: tuple[str, ...] = ()
     tf1_scope: str | None = None
+    decoder: bool = True
 
     def builder(self) -> Callable:
         module, function = self.builder_path.split(":")
@@ -49,6 +52,9 @@ BACKBONES: tuple[Backbone, ...] = (
     *(Backbone(name, "deeplab", f"trainer.model.backbones.mobilenet_v3:{name}",
                options=("depth_multiplier", "decoder_output_stride"), tf1_scope="MobilenetV3")
       for name in ("mobilenet_v3_large", "mobilenet_v3_small")),
+    # research/deeplab's mobilenet_edgetpu (EdgeTPU-DeepLab / -slim): slim's V3_EDGETPU, no decoder end point.
+    Backbone("mobilenet_edgetpu", "deeplab", "trainer.model.backbones.mobilenet_v3:mobilenet_edgetpu",
+             options=("depth_multiplier",), tf1_scope="MobilenetEdgeTPU", decoder=False),
 )
 
 
@@ -78,6 +84,11 @@ def implementations() -> tuple[str, ...]:
 def names_by_implementation() -> dict[str, tuple[str, ...]]:
     """implementation → the backbone names it builds."""
     return {impl: _unique(e.name for e in BACKBONES if e.implementation == impl) for impl in implementations()}
+
+
+def names_without_decoder() -> tuple[str, ...]:
+    """The backbone names that have no decoder end point in some implementation."""
+    return _unique(entry.name for entry in BACKBONES if not entry.decoder)
 
 
 def names_with_option(option: str) -> tuple[str, ...]:
