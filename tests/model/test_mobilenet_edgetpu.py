@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tf_keras
 
-from tests.model.test_tf1_import import _assert_close, _check_all_loaded, _load
+from tests.model.test_tf1_import import check_zoo_export
 from tests.model.tf1_zoo import (mobilenet_edgetpu_backbone_names, mobilenet_edgetpu_graph,
                                  mobilenet_edgetpu_imagenet_names, mobilenet_edgetpu_names, trained_value,
                                  write_frozen_graph, write_tf1_checkpoint)
@@ -17,7 +17,6 @@ from trainer.model.checkpoint_info import CheckpointInfo
 from trainer.model.cost import multiply_adds
 from trainer.model.deeplab_head import is_head_scope
 from trainer.model.deeplab_layers import keras_name
-from trainer.model.frozen_graph import FrozenGraph
 from trainer.model.tf1_import import tf1_variables
 from trainer.model.tf1_source import FROZEN_GRAPH, Tf1Source, Tf1Target
 from trainer.model.weights import init_source, initialise
@@ -120,23 +119,7 @@ def zoo_export(tmp_path_factory):
 
 def test_checkpoint_and_frozen_graph_load_and_give_the_graphs_logits(zoo_export):
     folder, values = zoo_export
-    cfg = _cfg(0.75, f"model.output_stride={EXPORT_STRIDE}")
-    from_checkpoint = build_model(cfg, CLASSES)
-    _check_all_loaded(from_checkpoint, values, _load(from_checkpoint, str(folder / "model.ckpt"), cfg))
-    graph_path = folder / "frozen_inference_graph.pb"
-    model = build_model(cfg, CLASSES)
-    loaded = _load(model, str(graph_path), cfg, kind=FROZEN_GRAPH)
-    assert sorted(loaded.loaded) == sorted(values) and not loaded.unused
-    for ours, theirs in zip(model.weights, from_checkpoint.weights):
-        np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=ours.name)
-
-    graph = FrozenGraph.load(graph_path)
-    image = np.random.default_rng(5).integers(0, 256, [CROP, CROP, 3], dtype=np.uint8)
-    expected = graph.run([image], graph.logits_tensor())[0]
-    ours = model(image[None].astype(np.float32)).numpy()[0]
-    assert expected.shape == (CROP, CROP, CLASSES)
-    _assert_close(ours, expected)
-    assert np.mean(ours.argmax(-1) == expected.argmax(-1)) > 0.99
+    check_zoo_export(folder, values, _cfg(0.75, f"model.output_stride={EXPORT_STRIDE}"), CLASSES, (CROP, CROP), seed=5)
 
 
 def test_convert_reads_the_graphs_export_stride(zoo_export, tmp_path):

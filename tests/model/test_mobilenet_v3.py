@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from tests.model.test_tf1_import import _assert_close, _check_all_loaded, _load
+from tests.model.test_tf1_import import check_zoo_export
 from tests.model.tf1_zoo import (mobilenet_v3_imagenet_names, mobilenet_v3_names, trained_value,
                                  write_mobilenet_v3_frozen_graph, write_tf1_checkpoint)
 from trainer.config.resolve import resolve_train_config
@@ -14,9 +14,7 @@ from trainer.errors import UserError
 from trainer.model.builder import build_model, classifier_variables
 from trainer.model.deeplab_head import WindowAveragePool, is_head_scope
 from trainer.model.deeplab_layers import keras_name
-from trainer.model.frozen_graph import FrozenGraph
 from trainer.model.tf1_import import tf1_variables
-from trainer.model.tf1_source import FROZEN_GRAPH
 from trainer.model.weights import init_source, initialise
 
 CLASSES = 19
@@ -78,23 +76,8 @@ def zoo_export(request, tmp_path_factory):
 
 
 def test_checkpoint_and_frozen_graph_load_and_give_the_graphs_logits(zoo_export):
-    size, folder, values, cfg = zoo_export
-    from_checkpoint = build_model(cfg, CLASSES)
-    _check_all_loaded(from_checkpoint, values, _load(from_checkpoint, str(folder / "model.ckpt"), cfg))
-    graph_path = folder / "frozen_inference_graph.pb"
-    model = build_model(cfg, CLASSES)
-    loaded = _load(model, str(graph_path), cfg, kind=FROZEN_GRAPH)
-    assert sorted(loaded.loaded) == sorted(values) and not loaded.unused
-    for ours, theirs in zip(model.weights, from_checkpoint.weights):
-        np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=ours.name)
-
-    graph = FrozenGraph.load(graph_path)
-    image = np.random.default_rng(3).integers(0, 256, [*CROP, 3], dtype=np.uint8)
-    expected = graph.run([image], graph.logits_tensor())[0]
-    ours = model(image[None].astype(np.float32)).numpy()[0]
-    assert expected.shape == (*CROP, CLASSES)
-    _assert_close(ours, expected)
-    assert np.mean(ours.argmax(-1) == expected.argmax(-1)) > 0.99
+    _, folder, values, cfg = zoo_export
+    check_zoo_export(folder, values, cfg, CLASSES, CROP, seed=3)
 
 
 def test_transfer_learning_skips_the_sum_merge_classifier(zoo_export):

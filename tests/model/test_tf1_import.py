@@ -9,6 +9,7 @@ from tests.model.tf1_zoo import mobilenet_v2_names, write_tf1_checkpoint, write_
 from trainer.errors import UserError
 from trainer.model.builder import build_model
 from trainer.model.deeplab_layers import keras_name
+from trainer.model.frozen_graph import FrozenGraph
 from trainer.model.tf1_import import architecture_problems, load_tf1, tf1_variables
 from trainer.model.tf1_source import (CHECKPOINT, FROZEN_GRAPH, FROZEN_GRAPH_FILE, Tf1Source, Tf1Target,
                                      find_tf1_source)
@@ -205,6 +206,27 @@ def _assert_close(ours, expected):
     expected = np.asarray(expected)
     assert ours.shape == expected.shape
     np.testing.assert_allclose(ours, expected, atol=1e-4 * np.abs(expected).max())
+
+
+def check_zoo_export(folder, values: dict, cfg: dict, classes: int, crop: tuple[int, int], seed: int) -> None:
+    """A zoo tarball's model.ckpt and frozen_inference_graph.pb load the same weights, and the model gives the
+    graph's logits on a random `crop`."""
+    from_checkpoint = build_model(cfg, classes)
+    _check_all_loaded(from_checkpoint, values, _load(from_checkpoint, str(folder / "model.ckpt"), cfg))
+    graph_path = folder / "frozen_inference_graph.pb"
+    model = build_model(cfg, classes)
+    loaded = _load(model, str(graph_path), cfg, kind=FROZEN_GRAPH)
+    assert sorted(loaded.loaded) == sorted(values) and not loaded.unused
+    for ours, theirs in zip(model.weights, from_checkpoint.weights):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=ours.name)
+
+    graph = FrozenGraph.load(graph_path)
+    image = np.random.default_rng(seed).integers(0, 256, [*crop, 3], dtype=np.uint8)
+    expected = graph.run([image], graph.logits_tensor())[0]
+    ours = model(image[None].astype(np.float32)).numpy()[0]
+    assert expected.shape == (*crop, classes)
+    _assert_close(ours, expected)
+    assert np.mean(ours.argmax(-1) == expected.argmax(-1)) > 0.99
 
 
 def _depthwise(x, values, scope, rate):
