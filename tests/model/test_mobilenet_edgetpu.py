@@ -1,11 +1,10 @@
 """research/deeplab's mobilenet_edgetpu (the zoo's EdgeTPU-DeepLab and EdgeTPU-DeepLab-slim): its TF1 names and
 shapes, the fused blocks and the output-stride rule, a checkpoint and a frozen graph written from slim's V3_EDGETPU
 and model.py's rules (tests/model/tf1_zoo.py), slim's ImageNet checkpoints and cost, and no decoder."""
-import numpy as np
 import pytest
 import tf_keras
 
-from tests.model.test_tf1_import import check_zoo_export
+from tests.model.test_tf1_import import check_backbone_only_load, check_zoo_export
 from tests.model.tf1_zoo import (mobilenet_edgetpu_backbone_names, mobilenet_edgetpu_graph,
                                  mobilenet_edgetpu_imagenet_names, mobilenet_edgetpu_names, trained_value,
                                  write_frozen_graph, write_tf1_checkpoint)
@@ -15,7 +14,6 @@ from trainer.model.backbones.mobilenet_v3 import mobilenet_edgetpu
 from trainer.model.builder import build_model
 from trainer.model.checkpoint_info import CheckpointInfo
 from trainer.model.cost import multiply_adds
-from trainer.model.deeplab_head import is_head_scope
 from trainer.model.deeplab_layers import keras_name
 from trainer.model.tf1_import import tf1_variables
 from trainer.model.tf1_source import FROZEN_GRAPH, Tf1Source, Tf1Target
@@ -139,17 +137,8 @@ def test_slims_imagenet_checkpoint_loads_the_backbone(tmp_path):
     """slim's mobilenet_edgetpu_224_1.0: every backbone variable (Conv_1, layer_24, included), its Logits ignored."""
     values = write_tf1_checkpoint(str(tmp_path / "model.ckpt"), mobilenet_edgetpu_imagenet_names())
     cfg = _cfg(1.0)
-    model = build_model(cfg, 4)
-    ours = tf1_variables(model)
-    head = {n: v.numpy() for n, v in ours.items() if is_head_scope(n)}
-    summary = initialise(model, tf_keras.optimizers.SGD(), init_source(
-        {"init_weights": str(tmp_path), "weights_init_type": "transfer_learning", "model": cfg}, None))
-    backbone = [n for n in ours if not is_head_scope(n)]
+    backbone, _, summary = check_backbone_only_load(cfg, 4, tmp_path, values)
     assert len(backbone) == len(values) - 2
-    for name in backbone:
-        np.testing.assert_array_equal(ours[name].numpy(), values[name], err_msg=name)
-    for name, initial in head.items():
-        np.testing.assert_array_equal(ours[name].numpy(), initial, err_msg=name)
     assert (f"{len(backbone)} loaded (the backbone, MobilenetEdgeTPU/…), 6 ignored (optimizer slots / global_step), "
             "2 ignored (its classification head: MobilenetEdgeTPU/Logits/Conv2d_1c_1x1), 17 fresh") in summary
     with pytest.raises(UserError, match=r"holds the backbone MobilenetEdgeTPU, but model.backbone is 'mobilenet_v2'"):

@@ -6,13 +6,13 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from tests.model.test_tf1_import import check_zoo_export
+from tests.model.test_tf1_import import check_backbone_only_load, check_zoo_export
 from tests.model.tf1_zoo import (mobilenet_v3_imagenet_names, mobilenet_v3_names, trained_value,
                                  write_mobilenet_v3_frozen_graph, write_tf1_checkpoint)
 from trainer.config.resolve import resolve_train_config
 from trainer.errors import UserError
 from trainer.model.builder import build_model, classifier_variables
-from trainer.model.deeplab_head import WindowAveragePool, is_head_scope
+from trainer.model.deeplab_head import WindowAveragePool
 from trainer.model.deeplab_layers import keras_name
 from trainer.model.tf1_import import tf1_variables
 from trainer.model.weights import init_source, initialise
@@ -95,17 +95,7 @@ def test_transfer_learning_skips_the_sum_merge_classifier(zoo_export):
 
 def test_imagenet_checkpoint_of_the_seg_widths_loads_the_backbone(tmp_path):
     values = write_tf1_checkpoint(str(tmp_path / "model.ckpt"), mobilenet_v3_imagenet_names("small"))
-    cfg = _cfg("small")
-    model = build_model(cfg, 4)
-    ours = tf1_variables(model)
-    head = {n: v.numpy() for n, v in ours.items() if is_head_scope(n)}
-    summary = initialise(model, tf_keras.optimizers.SGD(), init_source(
-        {"init_weights": str(tmp_path), "weights_init_type": "transfer_learning", "model": cfg}, None))
-    backbone = [n for n in ours if not is_head_scope(n)]
-    for name in backbone:
-        np.testing.assert_array_equal(ours[name].numpy(), values[name], err_msg=name)
-    for name, initial in head.items():
-        np.testing.assert_array_equal(ours[name].numpy(), initial, err_msg=name)
+    backbone, head, summary = check_backbone_only_load(_cfg("small"), 4, tmp_path, values)
     assert (f"{len(backbone)} loaded (the backbone, MobilenetV3/…), 6 ignored (optimizer slots / global_step), 4 "
             "ignored (its classification head: MobilenetV3/Conv_2, MobilenetV3/Logits/Conv2d_1c_1x1), 11 fresh (a "
             "backbone-only checkpoint; ASPP, decoder and classifier start from their initialisers: aspp0, "

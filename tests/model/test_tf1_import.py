@@ -8,6 +8,7 @@ import tf_keras
 from tests.model.tf1_zoo import mobilenet_v2_names, write_tf1_checkpoint, write_zoo_folder, xception_names
 from trainer.errors import UserError
 from trainer.model.builder import build_model
+from trainer.model.deeplab_head import is_head_scope
 from trainer.model.deeplab_layers import keras_name
 from trainer.model.frozen_graph import FrozenGraph
 from trainer.model.tf1_import import architecture_problems, load_tf1, tf1_variables
@@ -227,6 +228,22 @@ def check_zoo_export(folder, values: dict, cfg: dict, classes: int, crop: tuple[
     assert expected.shape == (*crop, classes)
     _assert_close(ours, expected)
     assert np.mean(ours.argmax(-1) == expected.argmax(-1)) > 0.99
+
+
+def check_backbone_only_load(cfg: dict, classes: int, folder, values: dict) -> tuple[list[str], dict, str]:
+    """transfer_learning from a backbone-only (ImageNet) checkpoint in `folder`: every backbone variable takes the
+    file's value and the head keeps its initial values. Returns (backbone names, head values, summary)."""
+    model = build_model(cfg, classes)
+    ours = tf1_variables(model)
+    head = {n: v.numpy() for n, v in ours.items() if is_head_scope(n)}
+    summary = initialise(model, tf_keras.optimizers.SGD(), init_source(
+        {"init_weights": str(folder), "weights_init_type": "transfer_learning", "model": cfg}, None))
+    backbone = [n for n in ours if not is_head_scope(n)]
+    for name in backbone:
+        np.testing.assert_array_equal(ours[name].numpy(), values[name], err_msg=name)
+    for name, initial in head.items():
+        np.testing.assert_array_equal(ours[name].numpy(), initial, err_msg=name)
+    return backbone, head, summary
 
 
 def _depthwise(x, values, scope, rate):
