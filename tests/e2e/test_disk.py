@@ -55,6 +55,7 @@ def kept_run(tiny_project, tmp_path_factory) -> Path:
     return run
 
 
+@pytest.mark.slow   # the retention rules are unit-tested in the default run (tests/model/test_checkpoint_folders.py)
 def test_keep_last_keeps_the_newest_and_the_best(kept_run, tiny_project, tmp_path):
     records = read_jsonl(kept_run / "metrics.jsonl")
     assert [r["step"] for r in records] == [1, 2, 3, 4]

@@ -104,6 +104,7 @@ def test_evaluate_agrees_with_training_validation_and_saves_masks(trained_run, t
         assert overlay.shape[0] >= 64 and overlay.shape[1] > 64  # the image, and the legend on its right
 
 
+@pytest.mark.slow   # the same interrupt and resume run in-process in tests/infer/test_resume.py
 def test_interrupted_cli_run_resumes_to_the_same_output(trained_run, tiny_project, tmp_path, monkeypatch, capsys):
     from trainer.cli import infer as infer_cli
     from trainer.infer.predictor import Predictor

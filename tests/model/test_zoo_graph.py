@@ -33,6 +33,7 @@ def _graph(tmp_path, rates: dict[str, int]) -> FrozenGraph:
     return FrozenGraph.load(path)
 
 
+@pytest.mark.slow   # the default run reads stride-8 exports in test_tf1_graphs.py and test_convert_zoo_cli.py
 def test_xception_graph_exported_at_output_stride_8(tmp_path):
     settings, built = exported_settings(_graph(tmp_path, XCEPTION_OS8), XCEPTION, 21, build_model(XCEPTION, 21))
     assert (settings["output_stride"], settings["atrous_rates"]) == (8, [12, 24, 36])
