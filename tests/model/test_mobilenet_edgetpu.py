@@ -117,7 +117,8 @@ def zoo_export(tmp_path_factory):
 
 def test_checkpoint_and_frozen_graph_load_and_give_the_graphs_logits(zoo_export):
     folder, values = zoo_export
-    check_zoo_export(folder, values, _cfg(0.75, f"model.output_stride={EXPORT_STRIDE}"), CLASSES, (CROP, CROP), seed=5)
+    cfg = _cfg(0.75, f"model.output_stride={EXPORT_STRIDE}")
+    check_zoo_export(folder, values, cfg, CLASSES, (CROP, CROP), seed=5)
 
 
 def test_convert_reads_the_graphs_export_stride(zoo_export, tmp_path):

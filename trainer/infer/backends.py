@@ -84,9 +84,9 @@ def _check_config(exported: ExportedModel, cfg: dict, what: str) -> None:
 
 
 def scorer(source: ModelSource | ExportedModel, cfg: dict):
-    """What scores crops for the session (`classes`, `source`, `scores(crops)`, `labels(crops)`): the checkpoint's network in the
-    predictor, the SavedModel's own serving signature (the full_image step with the export's TTA), or the TFLite
-    file in the predictor."""
+    """What scores crops for the session (`classes`, `source`, `scores(crops)`, `labels(crops)`): the checkpoint's
+    network in the predictor, the SavedModel's own serving signature (the full_image step with the export's TTA), or
+    the TFLite file in the predictor."""
     from trainer.infer.predictor import Predictor
 
     if isinstance(source, ModelSource):
