@@ -7,7 +7,7 @@ import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from trainer.data.classes import ClassMapping
-from trainer.infer.predictor import Predictor
+from trainer.infer.predictor import Predictor, class_labels
 
 # research/deeplab's export contract, which the model zoo's frozen graphs and the tools reading them expect.
 FROZEN_INPUT, FROZEN_OUTPUT = "ImageTensor", "SemanticPredictions"
@@ -24,7 +24,7 @@ class Serving(tf.Module):
 
     def _outputs(self, images: tf.Tensor) -> dict:
         probabilities = self.predictor.scores_graph(images)
-        return {"labels": tf.argmax(probabilities, axis=-1, output_type=tf.int32), "probabilities": probabilities}
+        return {"labels": class_labels(probabilities), "probabilities": probabilities}
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
     def images(self, images):
@@ -82,7 +82,7 @@ class SavedModelScorer:
         return self._serve(images=tf.constant(crops))["probabilities"].numpy()
 
     def labels(self, crops: np.ndarray) -> np.ndarray:
-        return self.combined_labels([self.scores(crops)], crops.shape[1:3])
+        return self._serve(images=tf.constant(crops))["labels"].numpy()   # the signature's own argmax
 
     # The predictor's stages (trainer.infer.predictor), for the server: the signature resizes inside, so its model
     # stage takes the crops themselves, and batches only crops of one size.
@@ -95,7 +95,7 @@ class SavedModelScorer:
         return per_view[0]
 
     def combined_labels(self, per_view: list[np.ndarray], size: tuple[int, int]) -> np.ndarray:
-        return tf.argmax(per_view[0], axis=-1, output_type=tf.int32).numpy()
+        return class_labels(per_view[0]).numpy()
 
 
 def frozen_labels(path: Path, threads: int):

@@ -29,7 +29,7 @@ class Predictor:
         self.flip = tta_cfg["flip"]
         # One trace for every crop size, batch size and image: shapes are left open.
         self._scores = tf.function(self.scores_graph, input_signature=(_CROPS,))
-        self._labels = tf.function(lambda crops: _argmax(self.scores_graph(crops)), input_signature=(_CROPS,))
+        self._labels = tf.function(lambda crops: class_labels(self.scores_graph(crops)), input_signature=(_CROPS,))
         self._views = tf.function(lambda crops: tta.views(tf.cast(crops, tf.float32), self.sizes, self.flip),
                                   input_signature=(_CROPS,))
         self._probabilities = tf.function(lambda images: tta.probabilities(self.model, images),
@@ -37,7 +37,7 @@ class Predictor:
         per_view = [tf.TensorSpec([None, None, None, len(classes.out_classes)], tf.float32)] * len(self.sizes)
         self._combine = tf.function(lambda scores, size: tta.combine(scores, size, self.flip),
                                     input_signature=(per_view, tf.TensorSpec([2], tf.int32)))
-        self._combined_labels = tf.function(lambda scores, size: _argmax(tta.combine(scores, size, self.flip)),
+        self._combined_labels = tf.function(lambda scores, size: class_labels(tta.combine(scores, size, self.flip)),
                                             input_signature=(per_view, tf.TensorSpec([2], tf.int32)))
 
     @classmethod
@@ -81,6 +81,6 @@ class Predictor:
         return self._combined_labels(per_view, np.asarray(size, np.int32)).numpy()
 
 
-def _argmax(scores: tf.Tensor) -> tf.Tensor:
-    """Ties go to the lowest class index, as with NumPy."""
+def class_labels(scores: tf.Tensor) -> tf.Tensor:
+    """Each pixel's class: the argmax of its scores, int32; ties go to the lowest class index, as with NumPy."""
     return tf.argmax(scores, axis=-1, output_type=tf.int32)
