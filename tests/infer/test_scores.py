@@ -1,13 +1,16 @@
 """Combining region scores row band by row band gives exactly the class map of one full-image score buffer, and
-keeps only a band of rows: checked with random scores, against a full buffer computed here."""
+keeps only a band of rows: checked with random scores, against a full buffer computed here. Single-region modes take
+TensorFlow's labels, which must be NumPy's argmax."""
 import tracemalloc
 import zlib
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from trainer.data.types import Box
+from trainer.infer.predictor import class_labels
 from trainer.infer.scores import class_map
 from trainer.infer.modes.sliding_window import window_starts
 
@@ -96,3 +99,12 @@ def test_score_rows_kept_are_a_band_not_the_image():
     # about 20 MB: 128 rows of sums (3.2 MB), a batch of 8 windows' scores (11 MB), the class map (4.8 MB); a
     # full-image buffer made it 135 MB
     assert peak < height * width * num_classes * 4 / 4
+
+
+def test_class_labels_are_numpys_argmax_ties_included():
+    # scores of a few levels, so most pixels tie between several classes; and a pixel with every score equal
+    scores = np.random.default_rng(3).integers(0, 3, (2, 40, 50, 21)).astype(np.float32) / 2
+    scores[0, 0, 0] = 0.25
+    labels = class_labels(tf.constant(scores)).numpy()
+    assert labels.dtype == np.int32 and labels[0, 0, 0] == 0
+    np.testing.assert_array_equal(labels, np.argmax(scores, axis=-1))

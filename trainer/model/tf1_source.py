@@ -32,8 +32,11 @@ class Tf1Source:
 
 
 def find_tf1_source(path: Path) -> Tf1Source | None:
-    """The checkpoint prefix `path` (…/model.ckpt), a `.pb` frozen graph, or what the folder `path` (an unpacked zoo
-    tarball) holds: its checkpoint, else its frozen_inference_graph.pb. None if `path` is none of these."""
+    """The checkpoint prefix `path` (…/model.ckpt), a `.pb` frozen graph, or what the folder `path` holds: its TF1
+    checkpoint, else its frozen graph; looked for in the folder, then (the folder a tarball was unpacked into) in its
+    subfolders. Checkpoints are prefixes with `.ckpt` in the name: the zoo's `model.ckpt-30000`, slim's
+    `mobilenet_v2_1.0_224.ckpt`. The frozen graph is `frozen_inference_graph.pb`, else a folder's only `.pb` (slim's
+    `…_frozen.pb`). None if `path` is none of these."""
     path = Path(path)
     if Path(f"{path}.index").is_file():
         return Tf1Source(str(path), CHECKPOINT)
@@ -41,14 +44,21 @@ def find_tf1_source(path: Path) -> Tf1Source | None:
         return Tf1Source(str(path), FROZEN_GRAPH)
     if not path.is_dir():
         return None
-    indexes = sorted(path.glob("model.ckpt*.index"))
-    if len(indexes) > 1:
-        raise UserError(f"{path}: holds several TF1 checkpoints ({', '.join(p.name[:-6] for p in indexes)}): "
-                        "pass one model.ckpt… prefix")
-    if indexes:
-        return Tf1Source(str(indexes[0])[:-len(".index")], CHECKPOINT)
-    graph = path / FROZEN_GRAPH_FILE
-    return Tf1Source(str(graph), FROZEN_GRAPH) if graph.is_file() else None
+    for folders in ([path], sorted(p for p in path.iterdir() if p.is_dir())):
+        for kind, found in ((CHECKPOINT, [str(p)[:-len(".index")] for f in folders for p in f.glob("*.ckpt*.index")]),
+                            (FROZEN_GRAPH, [str(p) for f in folders for p in _frozen_graphs(f)])):
+            if len(found) > 1:
+                raise UserError(f"{path}: holds several TF1 {kind.replace('_', ' ')}s ({', '.join(sorted(found))}): "
+                                "pass one of them")
+            if found:
+                return Tf1Source(found[0], kind)
+    return None
+
+
+def _frozen_graphs(folder: Path) -> list[Path]:
+    graph = folder / FROZEN_GRAPH_FILE
+    # an exported SavedModel's saved_model.pb is no frozen graph
+    return [graph] if graph.is_file() else [p for p in folder.glob("*.pb") if p.name != "saved_model.pb"]
 
 
 @dataclass(frozen=True)

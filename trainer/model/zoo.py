@@ -51,8 +51,9 @@ def tf1_source(cfg: dict, checkpoint: Path, preset: str) -> Tf1Source:
                         "only research/deeplab's architectures take its checkpoints")
     source = find_tf1_source(checkpoint)
     if source is None:
-        raise UserError(f"CHECKPOINT {checkpoint}: no TF1 checkpoint or frozen graph there (a model.ckpt… prefix with "
-                        f"its .index file, a {FROZEN_GRAPH_FILE}, or a folder holding one)")
+        raise UserError(f"CHECKPOINT {checkpoint}: no TF1 checkpoint or frozen graph there (a …ckpt… prefix with "
+                        f"its .index file, such as model.ckpt-30000, a {FROZEN_GRAPH_FILE} or other .pb, or a folder "
+                        "holding one)")
     return source
 
 
