@@ -60,12 +60,15 @@ def _images(count: int) -> list[bytes]:
     return images
 
 
-def _bare(folder: Path, max_batch: int, images: list[bytes], repeats: int = 5) -> tuple[float, float]:
-    """(images/s of the model stage at max_batch, seconds of one batch-1 model call plus decoding one image)."""
+def _predictor(folder: Path):
     from trainer.infer.predictor import Predictor
     from trainer.model.checkpoint_folders import ModelSource
 
-    predictor = Predictor.from_source(ModelSource.locate(folder), {"scales": [1.0], "flip": False})
+    return Predictor.from_source(ModelSource.locate(folder), {"scales": [1.0], "flip": False})
+
+
+def _bare(predictor, max_batch: int, images: list[bytes], repeats: int = 5) -> tuple[float, float]:
+    """(images/s of the model stage at max_batch, seconds of one batch-1 model call plus decoding one image)."""
     height, width = predictor.input_size
     batch = np.random.default_rng(1).uniform(0, 255, (max_batch, height, width, 3)).astype(np.float32)
 
@@ -111,7 +114,8 @@ def _load(server: Server, images: list[bytes], clients: int, requests: int) -> d
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--requests", type=int, default=48, help="requests per client count (default 48)")
+    p.add_argument("--requests", type=int, default=96,
+                   help="requests per client count (default 96: six rounds of 16 clients, past the ramp-up)")
     p.add_argument("--warm-up", type=int, default=1000,
                    help="requests of 16 clients before the measured ones (default 1000)")
     p.add_argument("--endurance", type=int, default=2000, help="requests between the RSS readings (default 2000)")
@@ -121,13 +125,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         folder = Path(work) / PRESET
         _model(folder)
-        bare_batched, bare_single = _bare(folder, args.max_batch, images)
         print(f"load average {os.getloadavg()[0]:.2f}; {PRESET} at 513², 21 classes, JPEGs of {len(SIZES)} sizes")
-        print(f"bare model call: batch {args.max_batch} {bare_batched:.2f} img/s; batch 1 + decoding "
-              f"{bare_single * 1000:.0f} ms")
+        predictor = _predictor(folder)
         server = Server(folder, "--max-batch", str(args.max_batch))
         try:
+            # The bare calls are timed just before and just after the clients (the server idle), and the ratios
+            # use their mean: this machine's speed drifts by ±15% within minutes.
+            bare = [_bare(predictor, args.max_batch, images)]
             rows = [_load(server, images, clients, args.requests) for clients in (1, 4, 16)]
+            bare.append(_bare(predictor, args.max_batch, images))
+            bare_batched, bare_single = (statistics.mean(values) for values in zip(*bare))
+            print(f"bare model call, before / after the clients: batch {args.max_batch} "
+                  f"{' / '.join(f'{b:.2f}' for b, _ in bare)} img/s; batch 1 + decoding "
+                  f"{' / '.join(f'{s * 1000:.0f}' for _, s in bare)} ms")
             for row in rows:
                 print(f"{row['clients']:>2} client(s): {row['images_per_s']:.2f} img/s  p50 {row['p50']:.0f} ms  "
                       f"p95 {row['p95']:.0f} ms  p99 {row['p99']:.0f} ms  errors {row['errors']}/{row['requests']}")

@@ -1,5 +1,8 @@
 """The batcher on its own: crops of concurrent callers share model calls, by size, up to max_batch, in order."""
+import gc
 import threading
+import time
+import weakref
 
 import numpy as np
 
@@ -94,5 +97,30 @@ def test_a_failing_model_call_fails_its_callers_and_the_batcher_goes_on():
         except RuntimeError as error:
             assert "out of memory" in str(error)
         np.testing.assert_array_equal(Batcher.gather(batcher.submit(_inputs(1, 4, 7))), [7])
+    finally:
+        batcher.close()
+
+
+class _Outputs(np.ndarray):
+    """An ndarray that can be watched with a weak reference."""
+
+
+def test_an_idle_batcher_holds_nothing_of_its_last_batch():
+    # The server's memory at rest must not depend on the size of the last batch it scored.
+    made = []
+
+    def stage(images):
+        outputs = images.mean(axis=(1, 2, 3)).view(_Outputs)
+        made.append(weakref.ref(outputs))
+        return outputs
+
+    batcher = Batcher(stage, max_batch=8, wait=0.0, working=lambda: 1)
+    try:
+        np.testing.assert_array_equal(Batcher.gather(batcher.submit(_inputs(3, 4, 0))), [0, 1, 2])
+        deadline = time.monotonic() + 10
+        while made[0]() is not None and time.monotonic() < deadline:   # the batcher thread lets go, then waits
+            gc.collect()
+            time.sleep(0.01)
+        assert made[0]() is None
     finally:
         batcher.close()

@@ -43,10 +43,12 @@ def output_meta(input_meta: dict, added: list[dict]) -> dict:
 
 def prediction_objects(class_map: np.ndarray, classes: dict[int, dict]) -> list[dict]:
     """One bitmap object per saved class present in the prediction, tightly cropped, with its origin."""
+    # one count of every class (and of unpredicted pixels, -1) instead of a scan of the map per absent class
+    present = np.flatnonzero(np.bincount(class_map.ravel() + 1)) - 1
     objects = []
     for index, cls in classes.items():
-        mask = class_map == index
-        box = mask_bbox(mask)
-        if box is not None:
+        if index in present:
+            mask = class_map == index
+            box = mask_bbox(mask)
             objects.append(bitmap_object(cls["title"], mask[box.slices], box))
     return objects

@@ -62,21 +62,24 @@ class Batcher:
         self._thread.join()
 
     def _serve(self) -> None:
-        while True:
-            batch = self._take()
-            if not batch:
-                return
-            try:
-                outputs = self.stage(np.concatenate([piece.images for piece in batch]))
-            except BaseException as error:   # noqa: BLE001 — the requests waiting on it report it
-                for piece in batch:
-                    piece.future.set_exception(error)
-                continue
-            self.on_batch(len(outputs))
-            start = 0
+        while batch := self._take():
+            self._run(batch)
+            # nothing of it stays bound while waiting for the next: the outputs (max_batch × 22 MB of full-size
+            # scores) would be held through idle time, and the server's resting memory would depend on them
+            del batch
+
+    def _run(self, batch: list[_Piece]) -> None:
+        try:
+            outputs = self.stage(np.concatenate([piece.images for piece in batch]))
+        except BaseException as error:   # noqa: BLE001 — the requests waiting on it report it
             for piece in batch:
-                piece.future.set_result(outputs[start:start + len(piece.images)])
-                start += len(piece.images)
+                piece.future.set_exception(error)
+            return
+        self.on_batch(len(outputs))
+        start = 0
+        for piece in batch:
+            piece.future.set_result(outputs[start:start + len(piece.images)])
+            start += len(piece.images)
 
     def _take(self) -> list[_Piece]:
         """The oldest waiting piece and the waiting pieces of its size, once the batch is full, nobody else can
