@@ -6,6 +6,7 @@ of mixed sizes by 1, 4 and 16 concurrent clients, a bounded number of requests e
 throughput, p50 / p95 / p99 latency and errors (must be 0), beside
 - a bare batched model call at --max-batch on in-memory tensors (target: 16 clients ≥ 0.8× its images/s);
 - a bare batch-1 model call plus decoding one image (target: 1 client's p50 ≤ 1.25× it);
+both timed in this process just before and just after the clients (the server idle), the ratios using their mean;
 then the server's RSS, read each time the server has been idle for 2 s, over --warm-up requests and over
 --endurance more (target: the latter grows ≤ 5%; a leak would keep growing).
 Timings depend on what else the machine runs: the load average is printed with them.
@@ -67,21 +68,27 @@ def _predictor(folder: Path):
     return Predictor.from_source(ModelSource.locate(folder), {"scales": [1.0], "flip": False})
 
 
-def _bare(predictor, max_batch: int, images: list[bytes], repeats: int = 5) -> tuple[float, float]:
-    """(images/s of the model stage at max_batch, seconds of one batch-1 model call plus decoding one image)."""
+def _bare(predictor, max_batch: int, images: list[bytes]) -> tuple[float, float]:
+    """(images/s of the model stage at max_batch, seconds of one batch-1 model call plus decoding one image).
+
+    Each as the statistic it is compared with: the batched rate as a mean over calls (the clients' throughput is a
+    mean), the batch-1 call and the decoding as medians (against the clients' p50 latency)."""
     height, width = predictor.input_size
     batch = np.random.default_rng(1).uniform(0, 255, (max_batch, height, width, 3)).astype(np.float32)
 
-    def timed(run) -> float:
+    def times(run, repeats: int) -> list[float]:
         run()
-        started = time.perf_counter()
+        seconds = []
         for _ in range(repeats):
+            started = time.perf_counter()
             run()
-        return (time.perf_counter() - started) / repeats
+            seconds.append(time.perf_counter() - started)
+        return seconds
 
-    batched = max_batch / timed(lambda: predictor.probabilities(batch))
-    single = timed(lambda: predictor.probabilities(batch[:1]))
-    decode = statistics.mean(timed(lambda data=data: decode_image_bytes(data)) for data in images[:len(SIZES)])
+    batched = max_batch / statistics.mean(times(lambda: predictor.probabilities(batch), 8))
+    single = statistics.median(times(lambda: predictor.probabilities(batch[:1]), 24))
+    decode = statistics.mean(statistics.median(times(lambda data=data: decode_image_bytes(data), 24))
+                             for data in images[:len(SIZES)])
     return batched, single + decode
 
 

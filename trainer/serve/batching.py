@@ -70,7 +70,8 @@ class Batcher:
 
     def _run(self, batch: list[_Piece]) -> None:
         try:
-            outputs = self.stage(np.concatenate([piece.images for piece in batch]))
+            outputs = self.stage(batch[0].images if len(batch) == 1 else
+                                 np.concatenate([piece.images for piece in batch]))
         except BaseException as error:   # noqa: BLE001 — the requests waiting on it report it
             for piece in batch:
                 piece.future.set_exception(error)
