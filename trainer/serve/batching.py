@@ -64,8 +64,8 @@ class Batcher:
     def _serve(self) -> None:
         while batch := self._take():
             self._run(batch)
-            # nothing of it stays bound while waiting for the next: the outputs (max_batch × 22 MB of full-size
-            # scores) would be held through idle time, and the server's resting memory would depend on them
+            # nothing of it stays bound while waiting for the next: its outputs (up to max_batch × 22 MB of scores
+            # at the model's input size) would be held through idle time, and resting memory would depend on them
             del batch
 
     def _run(self, batch: list[_Piece]) -> None:
