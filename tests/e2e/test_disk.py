@@ -71,9 +71,11 @@ def test_keep_last_keeps_the_newest_and_the_best(kept_run, tiny_project, tmp_pat
     assert f"model: {(kept_run / 'best').resolve()}" in result.stdout.splitlines()
 
 
+# Slow (60 s each with the uninterrupted run): the default run covers failed writes in tests/test_io.py and a
+# stop and resume at a full disk in-process in tests/infer/test_resume.py.
 @pytest.mark.parametrize("target,path", [
-    ("checkpoint", "checkpoints/00000004"),
-    pytest.param("metrics", "metrics.jsonl", marks=pytest.mark.slow),   # the default run keeps one training write
+    pytest.param("checkpoint", "checkpoints/00000004", marks=pytest.mark.slow),
+    pytest.param("metrics", "metrics.jsonl", marks=pytest.mark.slow),
     pytest.param("tensorboard", "tensorboard", marks=pytest.mark.slow),
     pytest.param("curves", "curves.png", marks=pytest.mark.slow),
 ])
