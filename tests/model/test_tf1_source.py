@@ -51,7 +51,7 @@ def test_several_checkpoints_are_refused_naming_each(tmp_path):
 
 
 @pytest.mark.parametrize("names", [
-    pytest.param(["weights/ckpt.index", "weights/ckpt.data-00000-of-00001", "checkpoint_info.json"],
+    pytest.param(["weights/ckpt.index", "weights/ckpt.data-00000-of-00001", "config.json"],
                  id="our checkpoint folder"),
     pytest.param(["saved_model.pb", "variables/variables.index"], id="an exported SavedModel"),
     pytest.param(["notes.txt"], id="nothing of TF1")])
