@@ -44,15 +44,23 @@ def find_tf1_source(path: Path) -> Tf1Source | None:
         return Tf1Source(str(path), FROZEN_GRAPH)
     if not path.is_dir():
         return None
-    for folders in ([path], sorted(p for p in path.iterdir() if p.is_dir())):
-        for kind, found in ((CHECKPOINT, [str(p)[:-len(".index")] for f in folders for p in f.glob("*.ckpt*.index")]),
-                            (FROZEN_GRAPH, [str(p) for f in folders for p in _frozen_graphs(f)])):
-            if len(found) > 1:
-                raise UserError(f"{path}: holds several TF1 {kind.replace('_', ' ')}s ({', '.join(sorted(found))}): "
-                                "pass one of them")
-            if found:
-                return Tf1Source(found[0], kind)
+    return _one_source(path, [path]) or _one_source(path, sorted(p for p in path.iterdir() if p.is_dir()))
+
+
+def _one_source(path: Path, folders: list[Path]) -> Tf1Source | None:
+    """The checkpoint in `folders`, else the frozen graph; several of the kind found first is an error."""
+    for kind, find in ((CHECKPOINT, _checkpoint_prefixes), (FROZEN_GRAPH, _frozen_graphs)):
+        found = [Tf1Source(str(p), kind) for folder in folders for p in find(folder)]
+        if len(found) > 1:
+            raise UserError(f"{path}: holds several TF1 {found[0].noun}s "
+                            f"({', '.join(sorted(source.path for source in found))}): pass one of them")
+        if found:
+            return found[0]
     return None
+
+
+def _checkpoint_prefixes(folder: Path) -> list[str]:
+    return [str(index)[:-len(".index")] for index in folder.glob("*.ckpt*.index")]
 
 
 def _frozen_graphs(folder: Path) -> list[Path]:
