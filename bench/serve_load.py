@@ -4,7 +4,8 @@ A real `python -m trainer.serve` process on 127.0.0.1 (a free port) with the mob
 513×513 (random weights: speed does not depend on them), called over HTTP (`/inference_image`, full_image) with JPEGs
 of mixed sizes by 1, 4 and 16 concurrent clients, a bounded number of requests each. It prints per client count the
 throughput, p50 / p95 / p99 latency and errors (must be 0), beside
-- a bare batched model call at --max-batch on in-memory tensors (target: 16 clients ≥ 0.8× its images/s);
+- a bare batched model call at --max-batch on in-memory tensors (target: 16 clients ≥ 0.8× its images/s), with
+  the server's allocator settings (trainer/serve/memory.py);
 - a bare batch-1 model call plus decoding one image (target: 1 client's p50 ≤ 1.25× it);
 both timed in this process just before and just after the clients (the server idle), the ratios using their mean;
 then the server's RSS, read each time the server has been idle for 2 s, over --warm-up requests and over
@@ -24,6 +25,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import trainer  # noqa: E402,F401 — sets TF_USE_LEGACY_KERAS before TensorFlow loads
+from trainer.serve.memory import reuse_freed_memory  # noqa: E402
+
+# The bare calls get the server's allocator settings (before TensorFlow starts its threads): the ratios compare
+# what the server adds to the model, not two ways of allocating memory.
+reuse_freed_memory()
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402

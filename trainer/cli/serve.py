@@ -93,6 +93,9 @@ def _main(argv: list[str] | None) -> None:
             f"(--token or ${TOKEN_VARIABLE})")
 
     # TensorFlow loads only once the inputs are known to be good.
+    from trainer.serve.memory import reuse_freed_memory
+
+    reuse_freed_memory()
     import uvicorn
 
     from trainer.serve.app import create_app
