@@ -26,8 +26,8 @@ def _libc_function(name: str):
 
 def reuse_freed_memory() -> bool:
     """One malloc arena, blocks up to 1 GiB from the heap, and the heap's free top kept up to 1 GiB; False where
-    the C library is not glibc. Call it before TensorFlow starts its threads: the arena limit holds from the first
-    thread arena on."""
+    the C library is not glibc. Call it before TensorFlow starts its threads: glibc fixes its number of arenas when
+    a thread first needs one of its own."""
     mallopt = _libc_function("mallopt")
     return bool(mallopt) and all(mallopt(parameter, value) == 1 for parameter, value in
                                  ((_M_ARENA_MAX, 1), (_M_MMAP_THRESHOLD, _KEEP_BYTES),
