@@ -65,6 +65,7 @@ def _refill_faults(mode: str) -> int:
 
 
 def test_a_freed_batch_sized_block_is_reused_without_page_faults():
-    # glibc's default maps a block this size fresh each time: every page faults (and is cleared) again
-    assert _refill_faults("default") > 10_000
-    assert _refill_faults("reuse") < 100
+    # glibc's default maps a block this size fresh each time: every page faults (and is cleared) again; 43,177
+    # faults here, a hundredth of that where transparent huge pages are always on
+    default, reuse = _refill_faults("default"), _refill_faults("reuse")
+    assert reuse * 10 < default, (default, reuse)
