@@ -1,4 +1,5 @@
-"""Server load: a benchmark, not a test. Run `python bench/serve_load.py [--requests N] [--warm-up N] [--endurance N]`.
+"""Server load: a benchmark, not a test. Run `python bench/serve_load.py [--requests N] [--rounds N]
+[--warm-up N] [--endurance N]`.
 
 A real `python -m trainer.serve` process on 127.0.0.1 (a free port) with the mobilenetv2_deeplabv3 preset at
 513×513 (random weights: speed does not depend on them), called over HTTP (`/inference_image`, full_image) with JPEGs
@@ -7,7 +8,9 @@ throughput, p50 / p95 / p99 latency and errors (must be 0), beside
 - a bare batched model call at --max-batch on in-memory tensors (target: 16 clients ≥ 0.8× its images/s), with
   the server's allocator settings (trainer/serve/memory.py);
 - a bare batch-1 model call plus decoding one image (target: 1 client's p50 ≤ 1.25× it);
-both timed in this process just before and just after the clients (the server idle), the ratios using their mean;
+both timed in this process with the server idle. This machine's speed drifts by ±15% within minutes, so the clients
+run in --rounds rounds, each between two bare timings, and each ratio is the median of the rounds' ratios (a round's
+ratio against the mean of the bare timings around it);
 then the server's RSS, read each time the server has been idle for 2 s, over --warm-up requests and over
 --endurance more (target: the latter grows ≤ 5%; a leak would keep growing).
 Timings depend on what else the machine runs: the load average is printed with them.
@@ -108,6 +111,7 @@ def _rss_mb(pid: int) -> float:
 
 
 def _load(server: Server, images: list[bytes], clients: int, requests: int) -> dict:
+    """`requests` calls by `clients` concurrent clients: their durations in seconds, statuses and wall time."""
     def call(i: int) -> tuple[float, int]:
         started = time.perf_counter()
         response = server.post("/inference_image", files={"files": (f"{i}.jpg", images[i % len(images)])})
@@ -116,19 +120,49 @@ def _load(server: Server, images: list[bytes], clients: int, requests: int) -> d
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         results = list(pool.map(call, range(requests)))
-    elapsed = time.perf_counter() - started
-    latencies = sorted(seconds for seconds, _ in results)
+    return {"seconds": [seconds for seconds, _ in results], "errors": sum(status != 200 for _, status in results),
+            "elapsed": time.perf_counter() - started}
 
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, round(p / 100 * (len(latencies) - 1)))] * 1000
-    return {"clients": clients, "requests": requests, "images_per_s": requests / elapsed, "p50": pct(50),
-            "p95": pct(95), "p99": pct(99), "errors": sum(status != 200 for _, status in results)}
+
+def _percentile(seconds: list[float], p: float) -> float:
+    ordered = sorted(seconds)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
+
+
+def _rounds(server: Server, predictor, images: list[bytes], args) -> None:
+    """The clients in rounds, each between two bare timings; per client count its figures over all rounds, and
+    the two ratios per round and their median."""
+    counts = (1, 4, 16)
+    bare = [_bare(predictor, args.max_batch, images)]
+    loads = []
+    for _ in range(args.rounds):
+        loads.append({clients: _load(server, images, clients, args.requests) for clients in counts})
+        bare.append(_bare(predictor, args.max_batch, images))
+    print(f"bare model call between the rounds: batch {args.max_batch} "
+          f"{' / '.join(f'{b:.2f}' for b, _ in bare)} img/s; batch 1 + decoding "
+          f"{' / '.join(f'{s * 1000:.0f}' for _, s in bare)} ms")
+    for clients in counts:
+        seconds = [s for load in loads for s in load[clients]["seconds"]]
+        elapsed = sum(load[clients]["elapsed"] for load in loads)
+        errors = sum(load[clients]["errors"] for load in loads)
+        print(f"{clients:>2} client(s): {len(seconds) / elapsed:.2f} img/s  p50 {_percentile(seconds, 50):.0f} ms  "
+              f"p95 {_percentile(seconds, 95):.0f} ms  p99 {_percentile(seconds, 99):.0f} ms  "
+              f"errors {errors}/{len(seconds)}")
+    throughput, latency = [], []
+    for load, before, after in zip(loads, bare, bare[1:]):
+        batched, single = (before[0] + after[0]) / 2, (before[1] + after[1]) / 2
+        throughput.append(len(load[16]["seconds"]) / load[16]["elapsed"] / batched)
+        latency.append(_percentile(load[1]["seconds"], 50) / 1000 / single)
+    print(f"16 clients / bare batched: {statistics.median(throughput):.2f} (target ≥ 0.8; rounds "
+          f"{', '.join(f'{r:.2f}' for r in throughput)}); 1 client p50 / (bare batch 1 + decoding): "
+          f"{statistics.median(latency):.2f} (target ≤ 1.25; rounds {', '.join(f'{r:.2f}' for r in latency)})")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--requests", type=int, default=96,
-                   help="requests per client count (default 96: six rounds of 16 clients, past the ramp-up)")
+                   help="requests per client count and round (default 96: six waves of 16 clients, past the ramp-up)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds of the clients between bare timings (default 3)")
     p.add_argument("--warm-up", type=int, default=1000,
                    help="requests of 16 clients before the measured ones (default 1000)")
     p.add_argument("--endurance", type=int, default=2000, help="requests between the RSS readings (default 2000)")
@@ -142,21 +176,7 @@ def main() -> None:
         predictor = _predictor(folder)
         server = Server(folder, "--max-batch", str(args.max_batch))
         try:
-            # The bare calls are timed just before and just after the clients (the server idle), and the ratios
-            # use their mean: this machine's speed drifts by ±15% within minutes.
-            bare = [_bare(predictor, args.max_batch, images)]
-            rows = [_load(server, images, clients, args.requests) for clients in (1, 4, 16)]
-            bare.append(_bare(predictor, args.max_batch, images))
-            bare_batched, bare_single = (statistics.mean(values) for values in zip(*bare))
-            print(f"bare model call, before / after the clients: batch {args.max_batch} "
-                  f"{' / '.join(f'{b:.2f}' for b, _ in bare)} img/s; batch 1 + decoding "
-                  f"{' / '.join(f'{s * 1000:.0f}' for _, s in bare)} ms")
-            for row in rows:
-                print(f"{row['clients']:>2} client(s): {row['images_per_s']:.2f} img/s  p50 {row['p50']:.0f} ms  "
-                      f"p95 {row['p95']:.0f} ms  p99 {row['p99']:.0f} ms  errors {row['errors']}/{row['requests']}")
-            print(f"16 clients / bare batched: {rows[2]['images_per_s'] / bare_batched:.2f} (target ≥ 0.8); "
-                  f"1 client p50 / (bare batch 1 + decoding): {rows[0]['p50'] / 1000 / bare_single:.2f} "
-                  "(target ≤ 1.25)")
+            _rounds(server, predictor, images, args)
             errors = 0
             for phase, requests in (("warm-up", args.warm_up), ("measured", args.endurance)):
                 rss = [_rss_mb(server.process.pid)]
