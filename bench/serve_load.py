@@ -11,7 +11,8 @@ throughput, p50 / p95 / p99 latency and errors (must be 0), beside
 both timed in this process with the server idle. This machine's speed drifts by ±15% within minutes, so the clients
 run in --rounds rounds, each between two bare timings, and each ratio is the median of the rounds' ratios (a round's
 ratio against the mean of the bare timings around it);
-then the server's RSS, read each time the server has been idle for 2 s, over --warm-up requests and over
+then the server's RSS, read each time the server has been idle for a second longer than it waits before giving
+freed memory back (trainer.serve.service.IDLE_TRIM_SECONDS), over --warm-up requests and over
 --endurance more (target: the latter grows ≤ 5%; a leak would keep growing).
 Timings depend on what else the machine runs: the load average is printed with them.
 """
@@ -102,8 +103,10 @@ def _bare(predictor, max_batch: int, images: list[bytes]) -> tuple[float, float]
 
 
 def _rss_mb(pid: int) -> float:
-    """After 2 s idle: the server gives freed memory back after 1 s without a request (trainer/serve/memory.py)."""
-    time.sleep(2)
+    """Once the server has given freed memory back (trainer/serve/memory.py)."""
+    from trainer.serve.service import IDLE_TRIM_SECONDS
+
+    time.sleep(IDLE_TRIM_SECONDS + 1)
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024

@@ -31,6 +31,10 @@ APP_NAME = "DeepLab Trainer"
 _UNKNOWN_COLOR = "#808080"
 # What a request's settings may not change: the network and its views are built when the server starts.
 _FIXED = ("model", "tta")
+# Seconds without a request before the server gives freed memory back (trainer/serve/memory.py). The heap grows back
+# through page faults at the next burst, which cost the first seconds of a 16-client load 10% of their throughput
+# (bench/serve_load.py), so a client's pause of a few seconds must not trigger it.
+IDLE_TRIM_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ class ModelService:
         self._full_image = InferenceSession(
             self.predictor, with_infer_settings({k: v for k, v in layer.items() if k != "mode"}, where))
         self._images = ThreadPoolExecutor(limits.max_batch, "image")   # a batch request's images, scored together
-        self.trimmer = IdleTrimmer(delay=1.0)
+        self.trimmer = IdleTrimmer(IDLE_TRIM_SECONDS)
         self.ready = False
 
     @classmethod
