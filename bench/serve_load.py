@@ -9,7 +9,7 @@ throughput, p50 / p95 / p99 latency and errors (must be 0), beside
   the server's allocator settings (trainer/serve/memory.py);
 - a bare batch-1 model call plus decoding one image (target: 1 client's p50 ≤ 1.25× it);
 both timed in this process with the server idle. This machine's speed drifts by ±15% within minutes, so the clients
-run in --rounds rounds, each between two bare timings, and each ratio is the median of the rounds' ratios (a round's
+run (after 32 requests that warm the server up) in --rounds rounds, each between two bare timings, and each ratio is the median of the rounds' ratios (a round's
 ratio against the mean of the bare timings around it);
 then the server's RSS, read each time the server has been idle for a second longer than it waits before giving
 freed memory back (trainer.serve.service.IDLE_TRIM_SECONDS), over --warm-up requests and over
@@ -136,6 +136,7 @@ def _rounds(server: Server, predictor, images: list[bytes], args) -> None:
     """The clients in rounds, each between two bare timings; per client count its figures over all rounds, and
     the two ratios per round and their median."""
     counts = (1, 4, 16)
+    _load(server, images, 16, 32)   # not measured: the server's heap grows to a full batch's peak
     bare = [_bare(predictor, args.max_batch, images)]
     loads = []
     for _ in range(args.rounds):
@@ -165,7 +166,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--requests", type=int, default=96,
                    help="requests per client count and round (default 96: six waves of 16 clients, past the ramp-up)")
-    p.add_argument("--rounds", type=int, default=3, help="rounds of the clients between bare timings (default 3)")
+    p.add_argument("--rounds", type=int, default=5, help="rounds of the clients between bare timings (default 5)")
     p.add_argument("--warm-up", type=int, default=1000,
                    help="requests of 16 clients before the measured ones (default 1000)")
     p.add_argument("--endurance", type=int, default=2000, help="requests between the RSS readings (default 2000)")
