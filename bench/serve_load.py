@@ -8,9 +8,9 @@ throughput, p50 / p95 / p99 latency and errors (must be 0), beside
 - a bare batched model call at --max-batch on in-memory tensors (target: 16 clients ≥ 0.8× its images/s), with
   the server's allocator settings (trainer/serve/memory.py);
 - a bare batch-1 model call plus decoding one image (target: 1 client's p50 ≤ 1.25× it);
-both timed in this process with the server idle. This machine's speed drifts by ±15% within minutes, so the clients
-run (after 32 requests that warm the server up) in --rounds rounds, each between two bare timings, and each ratio is the median of the rounds' ratios (a round's
-ratio against the mean of the bare timings around it);
+both timed in this process with the server idle. This machine's speed drifts by ±15% within minutes, so after 32
+requests that warm the server up, the clients run in --rounds rounds, each between two bare timings; each ratio is
+the median of the rounds' ratios (a round's against the mean of the bare timings around it);
 then the server's RSS, read each time the server has been idle for a second longer than it waits before giving
 freed memory back (trainer.serve.service.IDLE_TRIM_SECONDS), over --warm-up requests and over
 --endurance more (target: the latter grows ≤ 5%; a leak would keep growing).
