@@ -79,7 +79,7 @@ class SavedModelScorer:
         self._serve = tf.saved_model.load(str(folder)).signatures["serving_default"]
 
     def scores(self, crops: np.ndarray) -> np.ndarray:
-        return self._serve(images=tf.constant(crops))["probabilities"].numpy()
+        return self.probabilities(crops).numpy()
 
     def labels(self, crops: np.ndarray) -> np.ndarray:
         return self._serve(images=tf.constant(crops))["labels"].numpy()   # the signature's own argmax
@@ -89,12 +89,13 @@ class SavedModelScorer:
     def views(self, crops: np.ndarray) -> list[np.ndarray]:
         return [crops]
 
-    probabilities = scores
+    def probabilities(self, crops: np.ndarray) -> tf.Tensor:
+        return self._serve(images=tf.constant(crops))["probabilities"]
 
-    def combine(self, per_view: list[np.ndarray], size: tuple[int, int]) -> np.ndarray:
-        return per_view[0]
+    def combine(self, per_view: list[tf.Tensor], size: tuple[int, int]) -> np.ndarray:
+        return per_view[0].numpy()
 
-    def combined_labels(self, per_view: list[np.ndarray], size: tuple[int, int]) -> np.ndarray:
+    def combined_labels(self, per_view: list[tf.Tensor], size: tuple[int, int]) -> np.ndarray:
         return class_labels(per_view[0]).numpy()
 
 

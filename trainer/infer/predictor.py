@@ -19,7 +19,8 @@ class Predictor:
     tests can inject one whose scores are a known function of the pixels.
 
     The same computation is also offered in its three stages (`views`, `probabilities`, `combine`: trainer.infer.tta)
-    for the server, which runs the model stage on the crops of many requests at once.
+    for the server, which runs the model stage on the crops of many requests at once. The stages hand tensors to each
+    other: an image's scores are 22 MB at 513², and a copy out to NumPy and back in would cost a lone request 4–6 ms.
     """
 
     def __init__(self, model, classes: ClassMapping, input_size: tuple[int, int], tta_cfg: dict, source: str):
@@ -64,19 +65,19 @@ class Predictor:
         """`scores` as TensorFlow ops."""
         return tta.average_scores(self.model, tf.cast(crops, tf.float32), self.sizes, self.flip)
 
-    def views(self, crops: np.ndarray) -> list[np.ndarray]:
+    def views(self, crops: np.ndarray) -> list[tf.Tensor]:
         """The model inputs of [B, h, w, 3] uint8 crops: per TTA scale, float32 [B (×2 with flips), H, W, 3]."""
-        return [v.numpy() for v in self._views(crops)]
+        return self._views(crops)
 
-    def probabilities(self, images: np.ndarray) -> np.ndarray:
+    def probabilities(self, images: tf.Tensor) -> tf.Tensor:
         """The model stage: softmax scores of model inputs of one size, however many crops they come from."""
-        return self._probabilities(images).numpy()
+        return self._probabilities(images)
 
-    def combine(self, per_view: list[np.ndarray], size: tuple[int, int]) -> np.ndarray:
+    def combine(self, per_view: list[tf.Tensor], size: tuple[int, int]) -> np.ndarray:
         """Each view's scores back at the crops' `size`, averaged: what `scores` returns."""
         return self._combine(per_view, np.asarray(size, np.int32)).numpy()
 
-    def combined_labels(self, per_view: list[np.ndarray], size: tuple[int, int]) -> np.ndarray:
+    def combined_labels(self, per_view: list[tf.Tensor], size: tuple[int, int]) -> np.ndarray:
         """The argmax of `combine`: what `labels` returns."""
         return self._combined_labels(per_view, np.asarray(size, np.int32)).numpy()
 

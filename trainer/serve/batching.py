@@ -1,9 +1,9 @@
 """Crops of concurrent requests scored in one model call.
 
-Requests run in their own threads and hand the model stage's inputs (trainer.infer.predictor's `views`) to one
-batching thread, which runs the model on the oldest waiting crops together with every waiting crop of the same
-size, up to `max_batch`, after waiting at most `wait` for company. It does not wait when every request being served
-already has its crops in the batch, so a lone request is not delayed at all.
+Requests run in their own threads and hand the model stage's inputs (trainer.infer.predictor's `views`, tensors or
+arrays) to one batching thread, which runs the model on the oldest waiting crops together with every waiting crop of
+the same size, up to `max_batch`, after waiting at most `wait` for company. It does not wait when every request being
+served already has its crops in the batch, so a lone request is not delayed at all.
 """
 from __future__ import annotations
 
@@ -14,11 +14,15 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+import tensorflow as tf
+
+
+Array = tf.Tensor | np.ndarray
 
 
 @dataclass(eq=False)
 class _Piece:
-    images: np.ndarray
+    images: Array
     owner: int                          # the requesting thread
     future: Future = field(default_factory=Future)
 
@@ -27,7 +31,7 @@ class Batcher:
     """`stage` maps a batch of same-size inputs to their outputs; `working()` is how many requests are being served
     (so the batcher knows when nobody else can join); `on_batch(n)` hears each batch's size."""
 
-    def __init__(self, stage: Callable[[np.ndarray], np.ndarray], max_batch: int, wait: float,
+    def __init__(self, stage: Callable[[Array], Array], max_batch: int, wait: float,
                  working: Callable[[], int], on_batch: Callable[[int], None] = lambda n: None):
         self.stage, self.max_batch, self.wait = stage, max_batch, wait
         self.working, self.on_batch = working, on_batch
@@ -37,7 +41,7 @@ class Batcher:
         self._thread = threading.Thread(target=self._serve, name="batcher", daemon=True)
         self._thread.start()
 
-    def submit(self, images: np.ndarray) -> list[Future]:
+    def submit(self, images: Array) -> list[Future]:
         """Queue `images` (in pieces of at most max_batch); their outputs come back in the futures, in order."""
         owner = threading.get_ident()
         pieces = [_Piece(images[start:start + self.max_batch], owner)
@@ -50,9 +54,9 @@ class Batcher:
         return [piece.future for piece in pieces]
 
     @staticmethod
-    def gather(futures: list[Future]) -> np.ndarray:
+    def gather(futures: list[Future]) -> tf.Tensor:
         outputs = [future.result() for future in futures]
-        return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
+        return outputs[0] if len(outputs) == 1 else tf.concat(outputs, 0)
 
     def close(self) -> None:
         """Finish what is queued, then stop the thread."""
@@ -70,8 +74,8 @@ class Batcher:
 
     def _run(self, batch: list[_Piece]) -> None:
         try:
-            outputs = self.stage(batch[0].images if len(batch) == 1 else
-                                 np.concatenate([piece.images for piece in batch]))
+            # tf.concat keeps tensors tensors: the model's outputs go to the labels without a copy through NumPy
+            outputs = self.stage(batch[0].images if len(batch) == 1 else tf.concat([p.images for p in batch], 0))
         except BaseException as error:   # noqa: BLE001 — the requests waiting on it report it
             for piece in batch:
                 piece.future.set_exception(error)
@@ -125,6 +129,6 @@ class BatchedScorer:
     def labels(self, crops: np.ndarray) -> np.ndarray:
         return self.scorer.combined_labels(self._per_view(crops), crops.shape[1:3])
 
-    def _per_view(self, crops: np.ndarray) -> list[np.ndarray]:
+    def _per_view(self, crops: np.ndarray) -> list[Array]:
         futures = [self.batcher.submit(images) for images in self.scorer.views(crops)]
         return [Batcher.gather(f) for f in futures]
