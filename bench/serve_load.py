@@ -9,8 +9,9 @@ throughput, p50 / p95 / p99 latency and errors (must be 0), beside
   the server's allocator settings (trainer/serve/memory.py);
 - a bare batch-1 model call plus decoding one image (target: 1 client's p50 ≤ 1.25× it);
 both timed in this process with the server idle. This machine's speed drifts by ±15% within minutes, so after 32
-requests that warm the server up, the clients run in --rounds rounds, each between two bare timings; each ratio is
-the median of the rounds' ratios (a round's against the mean of the bare timings around it);
+requests that warm the server up, the clients run in --rounds rounds, each between two bare batched timings, and the
+lone client's requests alternate with bare batch-1 calls and decodings; each ratio is the median of the rounds'
+ratios (a round's against the mean of the batched timings around it, or the bare calls beside its requests);
 then the server's RSS, read each time the server has been idle for a second longer than it waits before giving
 freed memory back (trainer.serve.service.IDLE_TRIM_SECONDS), over --warm-up requests and over
 --endurance more (target: the latter grows ≤ 5%; a leak would keep growing).
@@ -37,6 +38,7 @@ reuse_freed_memory()
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 from tests.serve.server import Server  # noqa: E402
 from trainer.config.resolve import resolve_train_config  # noqa: E402
@@ -78,28 +80,18 @@ def _predictor(folder: Path):
     return Predictor.from_source(ModelSource.locate(folder), {"scales": [1.0], "flip": False})
 
 
-def _bare(predictor, max_batch: int, images: list[bytes]) -> tuple[float, float]:
-    """(images/s of the model stage at max_batch, seconds of one batch-1 model call plus decoding one image).
+def _seconds(run) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
 
-    Each as the statistic it is compared with: the batched rate as a mean over calls (the clients' throughput is a
-    mean), the batch-1 call and the decoding as medians (against the clients' p50 latency)."""
+
+def _bare_batched(predictor, max_batch: int) -> float:
+    """Images/s of the model stage at max_batch, as a mean over calls (the clients' throughput is a mean)."""
     height, width = predictor.input_size
-    batch = np.random.default_rng(1).uniform(0, 255, (max_batch, height, width, 3)).astype(np.float32)
-
-    def times(run, repeats: int) -> list[float]:
-        run()
-        seconds = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            run()
-            seconds.append(time.perf_counter() - started)
-        return seconds
-
-    batched = max_batch / statistics.mean(times(lambda: predictor.probabilities(batch), 8))
-    single = statistics.median(times(lambda: predictor.probabilities(batch[:1]), 24))
-    decode = statistics.mean(statistics.median(times(lambda data=data: decode_image_bytes(data), 24))
-                             for data in images[:len(SIZES)])
-    return batched, single + decode
+    batch = tf.constant(np.random.default_rng(1).uniform(0, 255, (max_batch, height, width, 3)), tf.float32)
+    predictor.probabilities(batch)
+    return max_batch / statistics.mean(_seconds(lambda: predictor.probabilities(batch)) for _ in range(8))
 
 
 def _rss_mb(pid: int) -> float:
@@ -115,16 +107,36 @@ def _rss_mb(pid: int) -> float:
 
 def _load(server: Server, images: list[bytes], clients: int, requests: int) -> dict:
     """`requests` calls by `clients` concurrent clients: their durations in seconds, statuses and wall time."""
-    def call(i: int) -> tuple[float, int]:
-        started = time.perf_counter()
-        response = server.post("/inference_image", files={"files": (f"{i}.jpg", images[i % len(images)])})
-        return time.perf_counter() - started, response.status_code
-
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
-        results = list(pool.map(call, range(requests)))
+        results = list(pool.map(lambda i: _call(server, images, i), range(requests)))
     return {"seconds": [seconds for seconds, _ in results], "errors": sum(status != 200 for _, status in results),
             "elapsed": time.perf_counter() - started}
+
+
+def _call(server: Server, images: list[bytes], i: int) -> tuple[float, int]:
+    started = time.perf_counter()
+    response = server.post("/inference_image", files={"files": (f"{i}.jpg", images[i % len(images)])})
+    return time.perf_counter() - started, response.status_code
+
+
+def _lone(server: Server, predictor, images: list[bytes], requests: int) -> tuple[dict, float]:
+    """One client's `requests` calls (as `_load`), each followed by a bare batch-1 model call and the decoding of
+    its image, timed in this process while the server is idle: side by side, so both see the machine at the same
+    speed. Also the seconds of bare call plus decoding: the call's median plus the mean over image sizes of each
+    size's median decoding (medians, against the client's p50)."""
+    height, width = predictor.input_size
+    single = tf.constant(np.random.default_rng(1).uniform(0, 255, (1, height, width, 3)), tf.float32)
+    predictor.probabilities(single)
+    results, bare, decode = [], [], {}
+    for i in range(requests):
+        results.append(_call(server, images, i))
+        bare.append(_seconds(lambda: predictor.probabilities(single)))
+        data = images[i % len(images)]
+        decode.setdefault(i % len(SIZES), []).append(_seconds(lambda: decode_image_bytes(data)))
+    seconds = [seconds for seconds, _ in results]
+    load = {"seconds": seconds, "errors": sum(status != 200 for _, status in results), "elapsed": sum(seconds)}
+    return load, statistics.median(bare) + statistics.mean(statistics.median(d) for d in decode.values())
 
 
 def _percentile(seconds: list[float], p: float) -> float:
@@ -133,18 +145,19 @@ def _percentile(seconds: list[float], p: float) -> float:
 
 
 def _rounds(server: Server, predictor, images: list[bytes], args) -> None:
-    """The clients in rounds, each between two bare timings; per client count its figures over all rounds, and
-    the two ratios per round and their median."""
+    """The clients in rounds, each between two bare batched timings; per client count its figures over all rounds,
+    and the two ratios per round and their median."""
     counts = (1, 4, 16)
     _load(server, images, 16, 32)   # not measured: the server's heap grows to a full batch's peak
-    bare = [_bare(predictor, args.max_batch, images)]
-    loads = []
+    batched, single, loads = [_bare_batched(predictor, args.max_batch)], [], []
     for _ in range(args.rounds):
-        loads.append({clients: _load(server, images, clients, args.requests) for clients in counts})
-        bare.append(_bare(predictor, args.max_batch, images))
-    print(f"bare model call between the rounds: batch {args.max_batch} "
-          f"{' / '.join(f'{b:.2f}' for b, _ in bare)} img/s; batch 1 + decoding "
-          f"{' / '.join(f'{s * 1000:.0f}' for _, s in bare)} ms")
+        lone, bare = _lone(server, predictor, images, args.requests)
+        loads.append({1: lone, **{clients: _load(server, images, clients, args.requests) for clients in counts[1:]}})
+        single.append(bare)
+        batched.append(_bare_batched(predictor, args.max_batch))
+    print(f"bare model call: batch {args.max_batch} between the rounds {' / '.join(f'{b:.2f}' for b in batched)} "
+          f"img/s; batch 1 + decoding beside the lone client's requests "
+          f"{' / '.join(f'{s * 1000:.0f}' for s in single)} ms")
     for clients in counts:
         seconds = [s for load in loads for s in load[clients]["seconds"]]
         elapsed = sum(load[clients]["elapsed"] for load in loads)
@@ -152,11 +165,9 @@ def _rounds(server: Server, predictor, images: list[bytes], args) -> None:
         print(f"{clients:>2} client(s): {len(seconds) / elapsed:.2f} img/s  p50 {_percentile(seconds, 50):.0f} ms  "
               f"p95 {_percentile(seconds, 95):.0f} ms  p99 {_percentile(seconds, 99):.0f} ms  "
               f"errors {errors}/{len(seconds)}")
-    throughput, latency = [], []
-    for load, before, after in zip(loads, bare, bare[1:]):
-        batched, single = (before[0] + after[0]) / 2, (before[1] + after[1]) / 2
-        throughput.append(len(load[16]["seconds"]) / load[16]["elapsed"] / batched)
-        latency.append(_percentile(load[1]["seconds"], 50) / 1000 / single)
+    throughput = [len(load[16]["seconds"]) / load[16]["elapsed"] / ((before + after) / 2)
+                  for load, before, after in zip(loads, batched, batched[1:])]
+    latency = [_percentile(load[1]["seconds"], 50) / 1000 / bare for load, bare in zip(loads, single)]
     print(f"16 clients / bare batched: {statistics.median(throughput):.2f} (target ≥ 0.8; rounds "
           f"{', '.join(f'{r:.2f}' for r in throughput)}); 1 client p50 / (bare batch 1 + decoding): "
           f"{statistics.median(latency):.2f} (target ≤ 1.25; rounds {', '.join(f'{r:.2f}' for r in latency)})")
