@@ -134,10 +134,14 @@ def test_interrupted_cli_run_resumes_to_the_same_output(trained_run, tiny_projec
         assert (tmp_path / "out" / path).read_bytes() == (tmp_path / "reference" / path).read_bytes(), path
 
 
-def test_unknown_save_class_is_a_user_error(trained_run, tiny_project, tmp_path):
-    result = run_script("infer.py", "--model", str(trained_run), "--project", str(tiny_project),
-                        "--output", str(tmp_path / "out"), "--set", 'mode.model_classes.save_classes=["dog"]')
-    assert result.returncode == 2 and "'dog'" in result.stderr and "Traceback" not in result.stderr
+def test_unknown_save_class_is_a_user_error_before_tensorflow(trained_run, tiny_project, tmp_path):
+    result = run_cli_reporting_tensorflow("infer", "--model", str(trained_run), "--project", str(tiny_project),
+                                          "--output", str(tmp_path / "out"),
+                                          "--set", 'mode.model_classes.save_classes=["dog", "circle"]')
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == ["error: mode.model_classes.save_classes: 'dog' not among the model's classes "
+                                          f"({', '.join(TITLES)})"]
+    assert result.stdout.splitlines()[-1] == "tensorflow loaded: False"
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.*"))
 
 

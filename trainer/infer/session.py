@@ -30,13 +30,15 @@ class InferenceSession:
     def __init__(self, predictor, cfg: dict):
         self.predictor, self.cfg = predictor, cfg
         self.mode = make_mode(cfg["mode"])
-        saved = cfg["mode"]["model_classes"]
-        self.classes = output_classes(predictor.classes.out_classes, saved["save_classes"], saved["add_suffix"])
+        self.classes = _saved_classes(predictor.classes.out_classes, cfg)
 
     @staticmethod
     def locate(path, cfg: dict, what: str = "--model") -> ModelSource | ExportedModel:
-        """A checkpoint (at the config's output stride) or an exported model, checked without TensorFlow."""
-        return locate(path, cfg, what)
+        """A checkpoint (at the config's output stride) or an exported model, checked without TensorFlow, and
+        the classes the config saves checked against its classes."""
+        source = locate(path, cfg, what)
+        _saved_classes(source.info.classes.out_classes, cfg)
+        return source
 
     @classmethod
     def open(cls, source: ModelSource | ExportedModel, cfg: dict) -> InferenceSession:
@@ -60,3 +62,8 @@ class InferenceSession:
         plan = self.mode.plan(*image.shape[:2], list(objects))
         predicted = class_map(self.predictor, image, plan.regions, self.cfg["batch_size"])
         return Prediction(predicted, prediction_objects(predicted, self.classes) + plan.objects)
+
+
+def _saved_classes(out_classes: list[dict], cfg: dict) -> dict[int, dict]:
+    saved = cfg["mode"]["model_classes"]
+    return output_classes(out_classes, saved["save_classes"], saved["add_suffix"])
