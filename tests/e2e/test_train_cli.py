@@ -61,15 +61,16 @@ def test_refuses_non_empty_output(trained_run, tiny_project):
     assert "Traceback" not in result.stderr
 
 
-def test_compat_train_config_continue_training_is_a_clear_error(tiny_project, tmp_path):
+def test_compat_train_config_continue_training_is_a_clear_error_before_tensorflow(tiny_project, tmp_path):
     config = COMPAT / "supervisely_train_config.json"
     if not config.is_file():
         pytest.skip("shared/compat is not next to the repository")
-    result = run_script("train.py", "--config", str(config), "--project", str(tiny_project),
-                        "--output", str(tmp_path / "run"))
+    result = run_cli_reporting_tensorflow("train", "--config", str(config), "--project", str(tiny_project),
+                                          "--output", str(tmp_path / "run"))
     assert result.returncode == 2, result.stderr
     assert result.stderr == ("error: weights_init_type: continue_training needs init_weights: the checkpoint or "
                              "run folder to continue from\n")
+    assert result.stdout.splitlines()[-1] == "tensorflow loaded: False"
     assert not (tmp_path / "run").exists()
 
 

@@ -20,6 +20,7 @@ from trainer.model.builder import build_model, classifier_variables, is_research
 from trainer.model.checkpoint_folders import WEIGHTS_PREFIX, find_checkpoint
 from trainer.model.checkpoint_info import CheckpointInfo
 from trainer.model.checkpoints import restore_model
+from trainer.model.init_mode import require_init_weights
 from trainer.model.tf1_import import load_tf1
 from trainer.model.tf1_source import Tf1Source, Tf1Target, find_tf1_source
 from trainer.model.tf2_backbone import find_backbone_checkpoint, load_backbone
@@ -41,10 +42,8 @@ class InitSource:
 def init_source(cfg: dict, mapping: ClassMapping) -> InitSource | None:
     """Check, before anything is written, that `init_weights` can start this run; None = random weights."""
     mode = cfg["weights_init_type"]
+    require_init_weights(cfg)
     if cfg["init_weights"] is None:
-        if mode == "continue_training":
-            raise UserError("weights_init_type: continue_training needs init_weights: "
-                            "the checkpoint or run folder to continue from")
         return None
     if not is_research_deeplab(cfg["model"]) and (prefix := find_backbone_checkpoint(Path(cfg["init_weights"]))):
         if mode != "transfer_learning":

@@ -13,6 +13,7 @@ from trainer.data.summary import summary_lines, warning_lines
 from trainer.data.types import Problem, Project, Sample
 from trainer.errors import DataError, WriteError
 from trainer.io import write_json, writing
+from trainer.model.init_mode import require_init_weights
 from trainer.progress import say
 
 
@@ -76,6 +77,7 @@ class TrainSession:
         """Train to the end (or an early stop); returns the best validation record."""
         cfg, run_dir = self.cfg, self.run_dir
         data = read_data(self.project_root, cfg)
+        require_init_weights(cfg)   # before TensorFlow loads
         # The strategy comes first: a multi-worker one must be made before any other TensorFlow work.
         from trainer.train.strategy import make_strategy
 
