@@ -1,18 +1,22 @@
 """`python -m trainer.export`: every format of a small trained model, each loaded and run in a fresh process and
 compared with the checkpoint it came from (marked slow: .ci/run runs them); bad input exits 2 with one line and
 writes nothing."""
+import base64
 import hashlib
 import json
 import subprocess
 import sys
 import textwrap
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
 from tests.conftest import REPO, run_script
-from tests.serve.server import Server
+from tests.serve.server import MODES, Server, annotate, assert_same_objects, batches, predicted_labels
 from trainer.data.demo import write_synthetic_project
 from trainer.data.images import read_image
 from trainer.data.supervisely import read_project
@@ -69,21 +73,29 @@ _RUN_EXPORTS = textwrap.dedent("""
 
 
 @pytest.fixture(scope="module")
-def results(exported, tiny_project, tmp_path_factory):
+def inputs(tiny_project, tmp_path_factory) -> tuple[np.ndarray, Path, list[str]]:
+    """The project's images (64×64, the input size), the same saved as .npy, and two of them as PNG files of two
+    sizes (one batch of the image_bytes signature: its outputs padded to the largest)."""
+    images = np.stack([read_image(s.image_path) for s in read_project(tiny_project).samples])
+    work = tmp_path_factory.mktemp("inputs")
+    np.save(work / "images.npy", images)
+    pngs = []
+    for i, size in enumerate([(64, 64), (40, 56)]):
+        path = work / f"{i}.png"
+        cv2.imwrite(str(path), cv2.cvtColor(cv2.resize(images[i], size[::-1]), cv2.COLOR_RGB2BGR))
+        pngs.append(str(path))
+    return images, work / "images.npy", pngs
+
+
+@pytest.fixture(scope="module")
+def results(exported, inputs):
     """Outputs of every exported file on the project's images (64×64, the input size), and the checkpoint's own."""
     from trainer.infer.predictor import Predictor
     from trainer.model.checkpoint_folders import ModelSource
     from trainer.model.checkpoints import load_checkpoint_model
 
-    images = np.stack([read_image(s.image_path) for s in read_project(tiny_project).samples])
-    work = tmp_path_factory.mktemp("inputs")
-    np.save(work / "images.npy", images)
-    pngs = []
-    for i, size in enumerate([(64, 64), (40, 56)]):   # two sizes in one batch: outputs padded to the largest
-        path = work / f"{i}.png"
-        cv2.imwrite(str(path), cv2.cvtColor(cv2.resize(images[i], size[::-1]), cv2.COLOR_RGB2BGR))
-        pngs.append(str(path))
-    child = subprocess.run([sys.executable, "-c", _RUN_EXPORTS, str(exported), str(work / "images.npy"), *pngs],
+    images, npy, pngs = inputs
+    child = subprocess.run([sys.executable, "-c", _RUN_EXPORTS, str(exported), str(npy), *pngs],
                            cwd=REPO, capture_output=True, text=True, timeout=600)
     assert child.returncode == 0, child.stderr[-3000:]
     source = ModelSource.locate(json.loads((exported / "export.json").read_text())["checkpoint"])
@@ -246,13 +258,29 @@ def checkpoint_inference(trained_run, tiny_project, tmp_path_factory):
     return out
 
 
-@needs_export
-def test_infer_py_runs_the_saved_model_as_the_checkpoint(exported, checkpoint_inference, tiny_project, tmp_path):
-    out = tmp_path / "saved_model"
-    result = run_script("infer.py", "--model", str(exported / "saved_model"), "--project", str(tiny_project),
-                        "--output", str(out), "--evaluate")
+def _infer_py(model: Path, project: Path, out: Path, *args: str) -> Path:
+    result = run_script("infer.py", "--model", str(model), "--project", str(project), "--output", str(out), *args)
     assert result.returncode == 0, result.stderr
-    assert f"model: {exported / 'saved_model'}" in result.stdout
+    assert f"model: {model}" in result.stdout
+    return out
+
+
+@pytest.fixture(scope="module")
+def saved_model_inference(exported, tiny_project, tmp_path_factory):
+    """infer.py --evaluate with the exported SavedModel as --model, in its default mode (full_image)."""
+    return _infer_py(exported / "saved_model", tiny_project, tmp_path_factory.mktemp("infer") / "saved_model",
+                     "--evaluate")
+
+
+@pytest.fixture(scope="module")
+def tflite_inference(exported, tiny_project, tmp_path_factory):
+    """infer.py with the exported float32 TFLite file as --model, in its default mode (full_image)."""
+    return _infer_py(exported / "model_float32.tflite", tiny_project, tmp_path_factory.mktemp("infer") / "tflite")
+
+
+@needs_export
+def test_infer_py_runs_the_saved_model_as_the_checkpoint(saved_model_inference, checkpoint_inference):
+    out = saved_model_inference
     assert _annotations(out) == _annotations(checkpoint_inference)
     assert (out / "metrics.json").read_text() == (checkpoint_inference / "metrics.json").read_text()
     assert (out / "meta.json").read_text() == (checkpoint_inference / "meta.json").read_text()
@@ -282,22 +310,85 @@ def test_infer_py_refuses_what_an_export_cannot_change(exported, tiny_project, t
     assert not (tmp_path / "out").exists()
 
 
+# The server on each exported model (`--model` as infer.py takes it): one process per model for the module, stopped
+# (SIGTERM, exit status 0) when the module's tests are done. The SavedModel's waits for company (as
+# tests/serve/test_serve_cli.py's), so concurrent clients' crops share its signature's calls.
+SERVED = {   # the file → what its server reports as model_format (ExportedModel.kind), its fixtures
+    "saved_model": ("saved_model", "saved_model_server", "saved_model_inference"),
+    "model_float32.tflite": ("tflite", "tflite_server", "tflite_inference"),
+}
+
+
+@pytest.fixture(scope="module")
+def saved_model_server(exported):
+    server = Server(exported / "saved_model", "--batch-wait-ms", "50")
+    yield server
+    assert server.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def tflite_server(exported):
+    server = Server(exported / "model_float32.tflite")
+    yield server
+    assert server.stop() == 0
+
+
 @needs_export
-@pytest.mark.parametrize("model", ["saved_model", "model_float32.tflite"])
-def test_server_runs_exported_models(model, exported, checkpoint_inference, tiny_project):
-    server = Server(exported / model)
-    try:
-        for sample in read_project(tiny_project).samples:
-            response = server.post("/inference_image", files={"files": (sample.name, sample.image_path.read_bytes())},
-                                   data={"settings": json.dumps({"annotation": sample.raw_ann})})
-            assert response.status_code == 200, response.text
-            expected = json.loads((checkpoint_inference / sample.dataset / "ann" / f"{sample.name}.json").read_text())
-            if model == "saved_model":   # the checkpoint's own computation: the same annotation
-                assert response.json()["annotation"] == expected
-            else:   # float32 TFLite: the same classes present (logits agree to 1e-6)
-                assert ({o["classTitle"] for o in response.json()["annotation"]["objects"]}
-                        == {o["classTitle"] for o in expected["objects"]})
-        kind = "tflite" if model.endswith(".tflite") else "saved_model"
-        assert server.post("/get_session_info").json()["model_format"] == kind
-    finally:
-        assert server.stop() == 0
+@pytest.mark.parametrize("model", SERVED)
+def test_server_on_an_export_reports_its_format_and_classes(model, request, exported):
+    kind, server, _ = SERVED[model]
+    info = request.getfixturevalue(server).post("/get_session_info").json()
+    metadata = json.loads((exported / "export.json").read_text())
+    assert info["model_format"] == kind and info["model_files"] == str(exported / model)
+    titles = [c["title"] for c in metadata["classes"]]
+    assert info["classes"] == titles == ["bg", "circle", "marker", "ring", "square", "triangle"]
+    assert info["number_of_classes"] == 6 and info["input_size"] == metadata["input_size"]
+    assert info["output_stride"] == metadata["output_stride"]
+
+
+@needs_export
+@pytest.mark.parametrize("model", SERVED)
+def test_server_on_an_export_answers_what_infer_py_writes_with_it(model, request, tiny_project):
+    _, server, inference = SERVED[model]
+    server, written = request.getfixturevalue(server), request.getfixturevalue(inference)
+    for sample in read_project(tiny_project).samples:
+        response = annotate(server, sample, MODES["full_image"])
+        assert response.status_code == 200, response.text
+        expected = json.loads((written / sample.dataset / "ann" / f"{sample.name}.json").read_text())
+        assert any(o["classTitle"].endswith("_deeplab") for o in expected["objects"])   # predictions, not only input
+        assert_same_objects(response.json()["annotation"], expected)
+
+
+@needs_export
+def test_concurrent_clients_of_a_served_saved_model_get_their_sequential_answers(saved_model_server, tiny_project):
+    server, samples = saved_model_server, read_project(tiny_project).samples
+    jobs = [(samples[i % len(samples)], MODES["full_image" if i % 2 else "sliding_window"]) for i in range(8)]
+    sequential = [annotate(server, s, m).json() for s, m in jobs]
+    batched_before = batches(server)
+    start = threading.Barrier(len(jobs))
+
+    def call(job):
+        start.wait()
+        return annotate(server, *job)
+
+    with ThreadPoolExecutor(len(jobs)) as clients:
+        responses = list(clients.map(call, jobs))
+    assert [r.status_code for r in responses] == [200] * len(jobs)
+    assert [r.json() for r in responses] == sequential
+    calls, crops = (after - before for after, before in zip(batches(server), batched_before))
+    assert crops > calls   # crops of different requests shared the signature's calls
+
+
+@needs_export
+def test_tf_serving_predict_on_a_served_saved_model_is_its_image_bytes_signature(saved_model_server, inputs, results):
+    """The PNGs of two sizes the image_bytes signature labelled in one batch; each answered at its own size."""
+    server, (_, _, pngs), (outputs, _) = saved_model_server, inputs, results
+    assert server.name == "out"   # the export folder's name
+    assert server.get("/v1/models/out").json()["model_version_status"][0]["state"] == "AVAILABLE"
+    encoded = [{"b64": base64.b64encode(Path(p).read_bytes()).decode()} for p in pngs]
+    response = server.post("/v1/models/out:predict", json={"instances": [encoded[0], {"image_bytes": encoded[1]}]})
+    assert response.status_code == 200, response.text
+    predictions = response.json()["predictions"]
+    assert len(predictions) == len(pngs)
+    for prediction, labels, (height, width) in zip(predictions, outputs["bytes_labels"], outputs["bytes_sizes"]):
+        np.testing.assert_array_equal(predicted_labels(prediction), labels[:height, :width])

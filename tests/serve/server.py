@@ -1,4 +1,7 @@
-"""A real server process on a free loopback port, as a user starts it, and an HTTP client for it."""
+"""A real server process on a free loopback port, as a user starts it, an HTTP client for it, and the requests and
+checks the server tests share."""
+import base64
+import json
 import os
 import signal
 import subprocess
@@ -7,11 +10,23 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import requests
 
 from tests.conftest import REPO
+from trainer.data.geometry import decode_bitmap
 
 STARTUP_SECONDS = 300
+# A request's `mode` settings, one per inference mode, sized for the tiny project's 64×64 images.
+MODES = {
+    "full_image": {"name": "full_image"},
+    "sliding_window": {"name": "sliding_window", "window": {"width": 40, "height": 40},
+                       "min_overlap": {"x": 16, "y": 16}, "save": True, "class_name": "window"},
+    "roi": {"name": "roi", "bounds": {"left": "8px", "top": "4px", "right": "12px", "bottom": "6px"}, "save": True,
+            "class_name": "roi"},
+    "bboxes": {"name": "bboxes", "save": True},
+}
 
 
 class Server:
@@ -58,3 +73,36 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             raise
+
+
+def annotate(server: Server, sample, mode: dict, with_annotation: bool = True) -> requests.Response:
+    """/inference_image for a project sample in a mode, with the sample's annotation (as infer.py reads it) or not."""
+    settings = {"mode": mode, **({"annotation": sample.raw_ann} if with_annotation else {})}
+    return server.post("/inference_image", files={"files": (sample.name, sample.image_path.read_bytes())},
+                       data={"settings": json.dumps(settings)})
+
+
+def batches(server: Server) -> tuple[int, int]:
+    """(model calls, crops scored) so far, from /metrics."""
+    values = dict(line.rsplit(" ", 1) for line in server.get("/metrics").text.splitlines()
+                  if line.startswith(("deeplab_batch_size_count", "deeplab_batch_size_sum")))
+    return int(values["deeplab_batch_size_count"]), round(float(values["deeplab_batch_size_sum"]))
+
+
+def predicted_labels(prediction: dict) -> np.ndarray:
+    """The class index map of one of TF Serving's predictions (a base64 PNG)."""
+    return cv2.imdecode(np.frombuffer(base64.b64decode(prediction["labels"]["b64"]), np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+def assert_same_objects(got: dict, expected: dict) -> None:
+    """Two annotations' objects: the same classes in the same order, each bitmap the same mask at the same place
+    (decoded, so a message names the object that differs), and then the same JSON altogether."""
+    titles = [o["classTitle"] for o in got["objects"]]
+    assert titles == [o["classTitle"] for o in expected["objects"]]
+    for title, a, b in zip(titles, got["objects"], expected["objects"]):
+        assert a["geometryType"] == b["geometryType"], title
+        if a["geometryType"] == "bitmap":
+            assert a["bitmap"]["origin"] == b["bitmap"]["origin"], title
+            np.testing.assert_array_equal(decode_bitmap(a["bitmap"]["data"]), decode_bitmap(b["bitmap"]["data"]),
+                                          err_msg=title)
+    assert got == expected

@@ -5,28 +5,19 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import cv2
 import numpy as np
 import pytest
 import requests
 from PIL import Image
 
 from tests.conftest import run_cli_reporting_tensorflow
-from tests.serve.server import Server
+from tests.serve.server import MODES, Server, annotate, batches, predicted_labels
 from trainer.config.resolve import resolve_infer_config
 from trainer.data.geometry import decode_bitmap
 from trainer.data.supervisely import read_project
 from trainer.errors import ConfigError
 
 TOKEN = "s3cret-token"
-MODES = {
-    "full_image": {"name": "full_image"},
-    "sliding_window": {"name": "sliding_window", "window": {"width": 40, "height": 40},
-                       "min_overlap": {"x": 16, "y": 16}, "save": True, "class_name": "window"},
-    "roi": {"name": "roi", "bounds": {"left": "8px", "top": "4px", "right": "12px", "bottom": "6px"}, "save": True,
-            "class_name": "roi"},
-    "bboxes": {"name": "bboxes", "save": True},
-}
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +39,6 @@ def _png(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _annotate(server, sample, mode: dict, with_annotation: bool = True) -> requests.Response:
-    settings = {"mode": mode, **({"annotation": sample.raw_ann} if with_annotation else {})}
-    return server.post("/inference_image", files={"files": (sample.name, sample.image_path.read_bytes())},
-                       data={"settings": json.dumps(settings)})
-
-
 @pytest.fixture(scope="module")
 def infer_py_predictor(trained_run):
     from trainer.infer.predictor import Predictor
@@ -72,7 +57,7 @@ def test_inference_image_is_what_infer_py_writes(server, infer_py_predictor, tin
     cfg = resolve_infer_config(None, [f"mode={json.dumps(MODES[mode])}"])
     assert not infer_project(InferenceSession(infer_py_predictor, cfg), read_project(tiny_project), tmp_path / "out")
     for sample in samples:
-        response = _annotate(server, sample, MODES[mode])
+        response = annotate(server, sample, MODES[mode])
         assert response.status_code == 200, response.text
         written = json.loads((tmp_path / "out" / sample.dataset / "ann" / f"{sample.name}.json").read_text())
         assert response.json()["annotation"] == written, sample.name
@@ -89,7 +74,7 @@ def test_responses_read_back_as_a_supervisely_project(server, samples, tmp_path)
     (root / "meta.json").write_text(meta.text)
     sent = {}
     for sample in samples:
-        annotation = _annotate(server, sample, mode, with_annotation=False).json()["annotation"]
+        annotation = annotate(server, sample, mode, with_annotation=False).json()["annotation"]
         (root / "ds" / "img" / sample.name).write_bytes(sample.image_path.read_bytes())
         (root / "ds" / "ann" / f"{sample.name}.json").write_text(json.dumps(annotation))
         sent[sample.name] = annotation
@@ -107,27 +92,20 @@ def test_responses_read_back_as_a_supervisely_project(server, samples, tmp_path)
 
 def test_concurrent_clients_get_their_sequential_answers(server, samples):
     jobs = [(samples[i % len(samples)], MODES["full_image" if i % 2 else "sliding_window"]) for i in range(16)]
-    sequential = [_annotate(server, s, m).json() for s, m in jobs]
-    batched_before = _batches(server)
+    sequential = [annotate(server, s, m).json() for s, m in jobs]
+    batched_before = batches(server)
     start = threading.Barrier(len(jobs))
 
     def call(job):
         start.wait()
-        return _annotate(server, *job)
+        return annotate(server, *job)
 
     with ThreadPoolExecutor(len(jobs)) as clients:
         responses = list(clients.map(call, jobs))
     assert [r.status_code for r in responses] == [200] * len(jobs)
     assert [r.json() for r in responses] == sequential
-    calls, crops = (after - before for after, before in zip(_batches(server), batched_before))
+    calls, crops = (after - before for after, before in zip(batches(server), batched_before))
     assert crops > calls   # crops of different requests shared model calls
-
-
-def _batches(server) -> tuple[int, int]:
-    """(model calls, crops scored) so far, from /metrics."""
-    values = dict(line.rsplit(" ", 1) for line in server.get("/metrics").text.splitlines()
-                  if line.startswith(("deeplab_batch_size_count", "deeplab_batch_size_sum")))
-    return int(values["deeplab_batch_size_count"]), round(float(values["deeplab_batch_size_sum"]))
 
 
 def _refused(response: requests.Response, status: int, *words: str) -> str:
@@ -162,16 +140,16 @@ def test_bad_input_gets_its_status_and_message_and_the_server_stays_healthy(serv
         resolve_infer_config(None, [f"mode={json.dumps(mode)}"])
     expected = infer_py.value.lines[0].split(": ", 1)[1]
     assert "mode.window.width" in expected
-    message = _refused(_annotate(server, sample, mode), 422, "mode.window.width")
+    message = _refused(annotate(server, sample, mode), 422, "mode.window.width")
     assert expected in message
     _refused(server.post("/inference_image", files={"files": ("a.jpg", image)},
                          data={"settings": json.dumps({"model": {"output_stride": 8}})}), 422, "model",
              "fixed when the server started")
-    _refused(_annotate(server, sample, {"name": "roi", "bounds": {"left": "70px"}}), 400, "leave nothing")
+    _refused(annotate(server, sample, {"name": "roi", "bounds": {"left": "70px"}}), 400, "leave nothing")
     _refused(server.get("/no/such/route"), 404)
     assert server.get("/healthz").json() == {"status": "alive"}
     assert server.get("/readyz").status_code == 200
-    assert _annotate(server, sample, MODES["full_image"]).status_code == 200
+    assert annotate(server, sample, MODES["full_image"]).status_code == 200
 
 
 def test_token_is_required_on_every_route_but_healthz(server):
@@ -207,7 +185,7 @@ def test_info_meta_and_settings_routes(server, trained_run):
 
 
 def test_batch_and_plugin_routes_answer_as_inference_image(server, samples, tiny_project):
-    single = [_annotate(server, s, MODES["full_image"], with_annotation=False).json() for s in samples[:3]]
+    single = [annotate(server, s, MODES["full_image"], with_annotation=False).json() for s in samples[:3]]
     batch = server.post("/inference_batch", files=[("files", (s.name, s.image_path.read_bytes())) for s in samples[:3]])
     assert batch.status_code == 200 and batch.json() == single
     sample = samples[1]
@@ -216,7 +194,7 @@ def test_batch_and_plugin_routes_answer_as_inference_image(server, samples, tiny
                          data={"annotation": json.dumps(sample.raw_ann), "meta": meta,
                                "mode": json.dumps(MODES["bboxes"])})
     assert plugin.status_code == 200, plugin.text
-    assert plugin.json() == _annotate(server, sample, MODES["bboxes"]).json()["annotation"]
+    assert plugin.json() == annotate(server, sample, MODES["bboxes"]).json()["annotation"]
     out_meta = server.post("/model/get_out_meta", data={"meta": meta, "mode": json.dumps(MODES["bboxes"])}).json()
     titles = [c["title"] for c in out_meta["classes"]]
     assert titles[:6] == [c["title"] for c in json.loads(meta)["classes"]] and "square_input_bbox" in titles
@@ -230,11 +208,10 @@ def test_tf_serving_predict_gives_the_full_image_labels(server, samples):
     response = server.post(f"/v1/models/{server.name}:predict", json=body)
     assert response.status_code == 200, response.text
     for sample, prediction in zip(samples, response.json()["predictions"]):
-        labels = cv2.imdecode(np.frombuffer(base64.b64decode(prediction["labels"]["b64"]), np.uint8),
-                              cv2.IMREAD_UNCHANGED)
+        labels = predicted_labels(prediction)
         expected = np.full(labels.shape, -1)
         titles = ["bg", "circle", "marker", "ring", "square", "triangle"]
-        for obj in _annotate(server, sample, MODES["full_image"], with_annotation=False).json()["annotation"]["objects"]:
+        for obj in annotate(server, sample, MODES["full_image"], with_annotation=False).json()["annotation"]["objects"]:
             mask = decode_bitmap(obj["bitmap"]["data"])
             left, top = obj["bitmap"]["origin"]
             expected[top:top + mask.shape[0], left:left + mask.shape[1]][mask] = titles.index(obj["classTitle"][:-8])
@@ -248,14 +225,14 @@ def test_full_queue_answers_503_and_sigterm_drains_requests_in_flight(trained_ru
     slow = {"name": "sliding_window", "window": {"width": 8, "height": 8}, "min_overlap": {"x": 4, "y": 4}}
     try:
         with ThreadPoolExecutor(8) as clients:
-            responses = list(clients.map(lambda s: _annotate(server, s, slow), samples[:8]))
+            responses = list(clients.map(lambda s: annotate(server, s, slow), samples[:8]))
         statuses = sorted(r.status_code for r in responses)
         assert statuses.count(503) >= 1 and statuses.count(200) >= 2, statuses
         busy = next(r for r in responses if r.status_code == 503)
         assert busy.headers["Retry-After"] == "1"
         _refused(busy, 503, "--queue 2")
         with ThreadPoolExecutor(2) as clients:
-            in_flight = [clients.submit(_annotate, server, s, slow) for s in samples[:2]]
+            in_flight = [clients.submit(annotate, server, s, slow) for s in samples[:2]]
             while "deeplab_queue_depth 2" not in server.get("/metrics").text:
                 assert not any(f.done() for f in in_flight)
             assert server.stop() == 0
