@@ -7,8 +7,6 @@ import json
 import subprocess
 import sys
 import textwrap
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -16,7 +14,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO, run_script
-from tests.serve.server import MODES, Server, annotate, assert_same_objects, batches, predicted_labels
+from tests.serve.server import (MODES, Server, annotate, assert_concurrent_answers_are_sequential,
+                                assert_same_objects, predicted_labels)
 from trainer.data.demo import write_synthetic_project
 from trainer.data.images import read_image
 from trainer.data.supervisely import read_project
@@ -361,22 +360,7 @@ def test_server_on_an_export_answers_what_infer_py_writes_with_it(model, request
 
 @needs_export
 def test_concurrent_clients_of_a_served_saved_model_get_their_sequential_answers(saved_model_server, tiny_project):
-    server, samples = saved_model_server, read_project(tiny_project).samples
-    jobs = [(samples[i % len(samples)], MODES["full_image" if i % 2 else "sliding_window"]) for i in range(8)]
-    sequential = [annotate(server, s, m).json() for s, m in jobs]
-    batched_before = batches(server)
-    start = threading.Barrier(len(jobs))
-
-    def call(job):
-        start.wait()
-        return annotate(server, *job)
-
-    with ThreadPoolExecutor(len(jobs)) as clients:
-        responses = list(clients.map(call, jobs))
-    assert [r.status_code for r in responses] == [200] * len(jobs)
-    assert [r.json() for r in responses] == sequential
-    calls, crops = (after - before for after, before in zip(batches(server), batched_before))
-    assert crops > calls   # crops of different requests shared the signature's calls
+    assert_concurrent_answers_are_sequential(saved_model_server, read_project(tiny_project).samples, 8)
 
 
 @needs_export

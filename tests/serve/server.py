@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -106,3 +107,23 @@ def assert_same_objects(got: dict, expected: dict) -> None:
             np.testing.assert_array_equal(decode_bitmap(a["bitmap"]["data"]), decode_bitmap(b["bitmap"]["data"]),
                                           err_msg=title)
     assert got == expected
+
+
+def assert_concurrent_answers_are_sequential(server: Server, samples: list, clients: int) -> None:
+    """`clients` requests (full_image and sliding_window in turn) started together are each answered as when sent
+    alone, and crops of different requests shared model calls."""
+    jobs = [(samples[i % len(samples)], MODES["full_image" if i % 2 else "sliding_window"]) for i in range(clients)]
+    sequential = [annotate(server, s, m).json() for s, m in jobs]
+    batched_before = batches(server)
+    start = threading.Barrier(len(jobs))
+
+    def call(job):
+        start.wait()
+        return annotate(server, *job)
+
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        responses = list(pool.map(call, jobs))
+    assert [r.status_code for r in responses] == [200] * len(jobs)
+    assert [r.json() for r in responses] == sequential
+    calls, crops = (after - before for after, before in zip(batches(server), batched_before))
+    assert crops > calls

@@ -2,7 +2,6 @@
 import base64
 import io
 import json
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -11,7 +10,7 @@ import requests
 from PIL import Image
 
 from tests.conftest import run_cli_reporting_tensorflow
-from tests.serve.server import MODES, Server, annotate, batches, predicted_labels
+from tests.serve.server import MODES, Server, annotate, assert_concurrent_answers_are_sequential, predicted_labels
 from trainer.config.resolve import resolve_infer_config
 from trainer.data.geometry import decode_bitmap
 from trainer.data.supervisely import read_project
@@ -91,21 +90,7 @@ def test_responses_read_back_as_a_supervisely_project(server, samples, tmp_path)
 
 
 def test_concurrent_clients_get_their_sequential_answers(server, samples):
-    jobs = [(samples[i % len(samples)], MODES["full_image" if i % 2 else "sliding_window"]) for i in range(16)]
-    sequential = [annotate(server, s, m).json() for s, m in jobs]
-    batched_before = batches(server)
-    start = threading.Barrier(len(jobs))
-
-    def call(job):
-        start.wait()
-        return annotate(server, *job)
-
-    with ThreadPoolExecutor(len(jobs)) as clients:
-        responses = list(clients.map(call, jobs))
-    assert [r.status_code for r in responses] == [200] * len(jobs)
-    assert [r.json() for r in responses] == sequential
-    calls, crops = (after - before for after, before in zip(batches(server), batched_before))
-    assert crops > calls   # crops of different requests shared model calls
+    assert_concurrent_answers_are_sequential(server, samples, 16)
 
 
 def _refused(response: requests.Response, status: int, *words: str) -> str:
