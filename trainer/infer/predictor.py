@@ -4,7 +4,6 @@ import tensorflow as tf
 
 from trainer.data.classes import ClassMapping
 from trainer.infer import tta
-from trainer.infer.resized_labels import resized_labels
 from trainer.model.checkpoint_folders import ModelSource
 from trainer.model.checkpoints import load_checkpoint_model
 
@@ -29,8 +28,6 @@ class Predictor:
         self.input_size = input_size
         self.sizes = tta.scaled_sizes(*input_size, tta_cfg["scales"])
         self.flip = tta_cfg["flip"]
-        # One view: its labels are taken from its scores at the model's size (trainer.infer.resized_labels).
-        self._one_view = len(self.sizes) == 1 and not self.flip
         # One trace for every crop size, batch size and image: shapes are left open.
         self._scores = tf.function(self.scores_graph, input_signature=(_CROPS,))
         self._labels = tf.function(lambda crops: class_labels(self.scores_graph(crops)), input_signature=(_CROPS,))
@@ -59,10 +56,9 @@ class Predictor:
         return self._scores(crops).numpy()
 
     def labels(self, crops: np.ndarray) -> np.ndarray:
-        """[B, h, w, 3] uint8 crops → [B, h, w] int32: the argmax of `scores`, without making the scores at the
-        crops' size (the largest array of an image's inference) where one view allows."""
-        if self._one_view:
-            return resized_labels(self.probabilities(self.views(crops)[0]).numpy(), crops.shape[1:3])
+        """[B, h, w, 3] uint8 crops → [B, h, w] int32: the argmax of `scores`, without handing the scores over (at
+        full resolution they are the largest array of an image's inference, and NumPy's argmax over their short
+        last axis is slow)."""
         return self._labels(crops).numpy()
 
     def scores_graph(self, crops: tf.Tensor) -> tf.Tensor:
@@ -83,8 +79,6 @@ class Predictor:
 
     def combined_labels(self, per_view: list[tf.Tensor], size: tuple[int, int]) -> np.ndarray:
         """The argmax of `combine`: what `labels` returns."""
-        if self._one_view:
-            return resized_labels(per_view[0].numpy(), size)
         return self._combined_labels(per_view, np.asarray(size, np.int32)).numpy()
 
 
