@@ -1,5 +1,6 @@
 """infer.py end to end: output project layout, suffixed classes, save_classes, bitmaps = predictions."""
 import json
+import re
 from pathlib import Path
 
 import cv2
@@ -127,7 +128,10 @@ def test_interrupted_cli_run_resumes_to_the_same_output(trained_run, tiny_projec
     assert "add --resume to continue it" in capsys.readouterr().err
     monkeypatch.setattr(Predictor, "scores", scores)
     assert infer_cli.main([*args, "--output", str(tmp_path / "out"), "--resume"]) == 0
-    assert "resuming: 4 image(s) finished earlier, 5 to go" in capsys.readouterr().out
+    # images are decoded ahead and scored two at a time, so how many finished before the 5th call is thread timing
+    done, left = map(int, re.search(r"resuming: (\d+) image\(s\) finished earlier, (\d+) to go",
+                                    capsys.readouterr().out).groups())
+    assert done <= 4 and done + left == 9
     files = sorted(p.relative_to(tmp_path / "reference") for p in (tmp_path / "reference").rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(tmp_path / "out") for p in (tmp_path / "out").rglob("*") if p.is_file())
     for path in files:
