@@ -1,9 +1,11 @@
 import base64
+import io
 import zlib
 
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from trainer.data.geometry import LABEL_MASK, LabelMask, decode_bitmap, encode_bitmap, mask_bbox, outside_image, rasterize
 from trainer.data.types import Box, ObjectAnn
@@ -120,11 +122,23 @@ def test_title_without_a_value_raises_key_error_naming_it():
         rasterize([rectangle("dog", 0, 0, 1, 1)], 4, 4, VALUES)
 
 
-def test_encode_decode_round_trip():
-    mask = np.random.default_rng(3).random((17, 23)) > 0.6
+@pytest.mark.parametrize("shape", [(17, 23), (1, 1), (5, 8), (600, 801)])
+def test_encode_decode_round_trip(shape):
+    mask = np.random.default_rng(3).random(shape) > 0.6
+    mask.flat[0] = True
     decoded = decode_bitmap(encode_bitmap(mask))
     assert decoded.dtype == bool
     np.testing.assert_array_equal(decoded, mask)
+
+
+def test_encoded_png_reads_in_pillow_as_the_sdk_writes_it():
+    """The SDK's writer makes a palette image whose index 0 is transparent black; Pillow reads ours as that."""
+    mask = np.random.default_rng(4).random((9, 13)) > 0.5
+    image = Image.open(io.BytesIO(zlib.decompress(base64.b64decode(encode_bitmap(mask)))))
+    assert image.mode == "P"
+    assert image.info["transparency"] == 0
+    assert image.getpalette()[:6] == [0, 0, 0, 255, 255, 255]
+    np.testing.assert_array_equal(np.asarray(image), mask.astype(np.uint8))
 
 
 def test_encoded_png_is_a_transparent_palette_image_like_the_sdk():

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
+import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from trainer.data.images import read_index_mask
 from trainer.data.types import Box, ObjectAnn
@@ -45,12 +44,29 @@ def decode_bitmap(data: str) -> np.ndarray:
 
 
 def encode_bitmap(mask: np.ndarray) -> str:
-    """Byte-for-byte the SDK's encoding (black/white palette PNG, index 0 transparent), so other tools read it."""
-    image = Image.fromarray(np.asarray(mask, dtype=bool).astype(np.uint8))
-    image.putpalette([0, 0, 0, 255, 255, 255])
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", transparency=0, optimize=0)
-    return base64.b64encode(zlib.compress(buffer.getvalue())).decode("utf-8")
+    """The SDK's format (a black/white palette PNG, index 0 transparent, zlib-compressed, base64), written directly.
+
+    The SDK saves through Pillow: adaptive row filters and deflate level 6 took 4.1 ms for a 600×800 mask of blobs,
+    as much as the rest of a served image beside the model. One bit per pixel, no row filter (what PNG advises for
+    palette images) and deflate level 1 take 0.5 ms for 25% more bytes; readers see the same image."""
+    mask = np.asarray(mask, dtype=bool)
+    height, width = mask.shape
+    rows = np.zeros((height, (width + 7) // 8 + 1), np.uint8)   # each row: filter type 0, then its packed bits
+    rows[:, 1:] = np.packbits(mask, axis=1)
+    png = b"".join((_PNG_SIGNATURE,
+                    _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 3, 0, 0, 0)),   # 1 bit, palette
+                    _png_chunk(b"PLTE", bytes([0, 0, 0, 255, 255, 255])),
+                    _png_chunk(b"tRNS", b"\x00"),
+                    _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)),
+                    _png_chunk(b"IEND", b"")))
+    return base64.b64encode(zlib.compress(png, 1)).decode("utf-8")
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def rasterize(
