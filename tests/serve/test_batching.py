@@ -6,7 +6,7 @@ import weakref
 
 import numpy as np
 
-from trainer.serve.batching import Batcher
+from trainer.serve.batching import BatchedScorer, Batcher
 
 
 class Stage:
@@ -35,6 +35,59 @@ def test_a_lone_caller_is_not_kept_waiting_for_company():
     finally:
         batcher.close()
     assert stage.batches == [(3, 4, 4, 3)]
+
+
+def test_a_solo_call_is_granted_only_to_a_lone_request_and_holds_batches_back_until_done():
+    gate, working = threading.Event(), [2]
+    stage = Stage(gate)
+    batcher = Batcher(stage, max_batch=8, wait=0.0, working=lambda: working[0])
+    try:
+        with batcher.solo() as alone:
+            assert not alone   # another request is being served
+        working[0] = 1
+        with batcher.solo() as alone:
+            assert alone
+            futures = batcher.submit(_inputs(1, 4, 0))   # the model is held: this batch waits
+            time.sleep(0.2)
+            assert stage.batches == []
+            gate.set()
+        np.testing.assert_array_equal(Batcher.gather(futures), [0])
+        gate.clear()
+        futures = batcher.submit(_inputs(1, 4, 1))   # held in the stage until the gate opens
+        with batcher.solo() as alone:
+            assert not alone   # a batch is running
+        gate.set()
+        Batcher.gather(futures)
+    finally:
+        batcher.close()
+
+
+class Scorer:
+    """The stages of a scorer, each answer naming the path that made it."""
+    classes, source = ["bg"], "test"
+
+    def views(self, crops):
+        return [crops.astype(np.float32)]
+
+    def labels(self, crops):
+        return "one call"
+
+    def combined_labels(self, per_view, size):
+        return f"stages, {len(per_view[0])} crops"
+
+
+def test_a_lone_request_is_scored_in_the_scorers_own_call_and_others_through_the_batcher():
+    working, sizes = [1], []
+    batcher = Batcher(Stage(), max_batch=8, wait=0.0, working=lambda: working[0], on_batch=sizes.append)
+    scorer = BatchedScorer(Scorer(), batcher)
+    crops = np.zeros((2, 4, 4, 3), np.uint8)
+    try:
+        assert scorer.labels(crops) == "one call"
+        working[0] = 2
+        assert scorer.labels(crops) == "stages, 2 crops"
+    finally:
+        batcher.close()
+    assert sizes == [2, 2]   # the lone call counts as a batch too
 
 
 def test_waiting_inputs_are_batched_by_size_up_to_max_batch_in_order():

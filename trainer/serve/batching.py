@@ -3,13 +3,15 @@
 Requests run in their own threads and hand the model stage's inputs (trainer.infer.predictor's `views`, tensors or
 arrays) to one batching thread, which runs the model on the oldest waiting crops together with every waiting crop of
 the same size, up to `max_batch`, after waiting at most `wait` for company. It does not wait when every request being
-served already has its crops in the batch, so a lone request is not delayed at all.
+served already has its crops in the batch. A request that finds nobody else being served and no batch waiting or
+running claims the model for a call of its own instead (`solo`); the model still runs one call at a time.
 """
 from __future__ import annotations
 
 import threading
 import time
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -36,6 +38,7 @@ class Batcher:
         self.stage, self.max_batch, self.wait = stage, max_batch, wait
         self.working, self.on_batch = working, on_batch
         self._pending: list[_Piece] = []
+        self._running = False
         self._changed = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._serve, name="batcher", daemon=True)
@@ -53,6 +56,21 @@ class Batcher:
             self._changed.notify_all()
         return [piece.future for piece in pieces]
 
+    @contextmanager
+    def solo(self):
+        """True, with the model held for the calling request, if it is the only one being served and no batch is
+        waiting or running (batches wait until it is done); else False."""
+        with self._changed:
+            claimed = not self._pending and not self._running and self.working() <= 1
+            self._running = self._running or claimed
+        try:
+            yield claimed
+        finally:
+            if claimed:
+                with self._changed:
+                    self._running = False
+                    self._changed.notify_all()
+
     @staticmethod
     def gather(futures: list[Future]) -> tf.Tensor:
         outputs = [future.result() for future in futures]
@@ -68,6 +86,8 @@ class Batcher:
     def _serve(self) -> None:
         while batch := self._take():
             self._run(batch)
+            with self._changed:
+                self._running = False
             # nothing of it stays bound while waiting for the next: its outputs (up to max_batch × 22 MB of scores
             # at the model's input size) would be held through idle time, and resting memory would depend on them
             del batch
@@ -90,8 +110,8 @@ class Batcher:
         """The oldest waiting piece and the waiting pieces of its size, once the batch is full, nobody else can
         join, or `wait` has passed; [] once closed and drained."""
         with self._changed:
-            while not self._pending:
-                if self._closed:
+            while not self._pending or self._running:   # running: a solo call holds the model
+                if self._closed and not self._pending:
                     return []
                 self._changed.wait()
             deadline = time.monotonic() + self.wait
@@ -104,6 +124,7 @@ class Batcher:
                 self._changed.wait(left)
             for piece in batch:
                 self._pending.remove(piece)
+            self._running = True
             return batch
 
     def _company(self, first: _Piece) -> list[_Piece]:
@@ -127,6 +148,12 @@ class BatchedScorer:
         return self.scorer.combine(self._per_view(crops), crops.shape[1:3])
 
     def labels(self, crops: np.ndarray) -> np.ndarray:
+        with self.batcher.solo() as alone:
+            if alone:
+                # Nobody to share a model call with: the scorer's own call, its stages in one graph, answered a
+                # lone 600×800 image 2–5 ms sooner than the stages one by one (paired, in-process), the same labels.
+                self.batcher.on_batch(len(crops))
+                return self.scorer.labels(crops)
         return self.scorer.combined_labels(self._per_view(crops), crops.shape[1:3])
 
     def _per_view(self, crops: np.ndarray) -> list[Array]:
