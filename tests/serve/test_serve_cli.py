@@ -46,6 +46,27 @@ def infer_py_predictor(trained_run):
     return Predictor.from_source(ModelSource.locate(trained_run), resolve_infer_config(None, [])["tta"])
 
 
+def test_the_model_is_warmed_up_for_lone_and_shared_requests(trained_run):
+    """Before the port opens, the model is traced for both ways a request is scored (alone in one call, or in
+    stages sharing the batcher's calls): the first request of either kind does not wait for a trace."""
+    from trainer.infer.session import InferenceSession
+    from trainer.serve.service import Limits, ModelService
+
+    cfg = resolve_infer_config(None, [])
+    service = ModelService.open(InferenceSession.locate(trained_run, cfg), cfg, {}, "--config",
+                                Limits(8, 5, 64, 32, 40_000_000), "tiny")
+    try:
+        scorer, traced = service.predictor.scorer, []
+        model = scorer.model
+        # the traced graphs hold the model they were traced with; only a new trace would call this one
+        scorer.model = lambda images, training=False: traced.append(images.shape) or model(images, training=training)
+        image = np.random.default_rng(0).integers(0, 256, (1, 37, 53, 3), np.uint8)
+        np.testing.assert_array_equal(service.predictor.labels(image), service.predictor.shared_labels(image))
+        assert traced == []
+    finally:
+        service.close()
+
+
 @pytest.mark.parametrize("mode", MODES, ids=str)
 def test_inference_image_is_what_infer_py_writes(server, infer_py_predictor, tiny_project, samples, tmp_path, mode):
     """infer.py's own job (its config resolution, session and project writer), run here to spare a TensorFlow start

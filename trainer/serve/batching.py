@@ -154,6 +154,10 @@ class BatchedScorer:
                 # lone 600×800 image 2–5 ms sooner than the stages one by one (paired, in-process), the same labels.
                 self.batcher.on_batch(len(crops))
                 return self.scorer.labels(crops)
+        return self.shared_labels(crops)
+
+    def shared_labels(self, crops: np.ndarray) -> np.ndarray:
+        """The labels as requests that share model calls get them: in stages, the model's in the batcher."""
         return self.scorer.combined_labels(self._per_view(crops), crops.shape[1:3])
 
     def _per_view(self, crops: np.ndarray) -> list[Array]:
