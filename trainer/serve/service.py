@@ -82,7 +82,7 @@ class ModelService:
         height, width = source.info.input_size
         for size in ((height, width), (height // 2 + 1, width // 2 + 3)):
             image = np.full((*size, 3), 128, np.uint8)
-            service.session.predict_image(image)                  # a lone request: the scorer's own call
+            service.session.predict_image(image)                  # alone: full_image and roi use the one call
             service.predictor.shared_labels(image[np.newaxis])    # requests that share model calls: the stages
         service.ready = True
         return service
